@@ -1,0 +1,180 @@
+// `mxtls lab` and `mxtls demo`. The demo starts the lab fleet on this process's io_context,
+// checks every lab domain through the lab's DNS exactly as `check` would check a real one,
+// prints the transparency table and says, per domain, whether the expected verdict came out.
+#include "cli/lab.hpp"
+
+#include "cli/check.hpp"
+#include "core/domain_name.hpp"
+#include "lab/fleet.hpp"
+#include "report/text.hpp"
+#include "report/verdict.hpp"
+
+#include <asio/io_context.hpp>
+#include <asio/signal_set.hpp>
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+namespace mxtls::cli {
+namespace {
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read zone file " + path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// What the scanner saw for a domain, in a few words: the probe a sender would use decides.
+std::string observed_summary(const DomainResult& d) {
+  switch (d.kind) {
+    case DomainKind::null_mx: return "null MX";
+    case DomainKind::nxdomain: return "no such domain";
+    case DomainKind::dns_error: return "DNS error";
+    default: break;
+  }
+  if (d.probes.empty()) return "no address for any MX";
+  const auto order = report::delivery_order(d);
+  const ProbeResult* decisive = &d.probes[order.front()];
+  for (auto i : order)
+    if (report::greeting_accepted(d.probes[i])) {
+      decisive = &d.probes[i];
+      break;
+    }
+  const ProbeResult& p = *decisive;
+  std::string text;
+  if (p.tls) {
+    text = std::string(report::postfix_word(p.tls->verdict)) + " " + p.tls->version;
+    if (!p.tls->verify_error.empty()) text += " (" + p.tls->verify_error + ")";
+    else if (p.tls->verdict == CertVerdict::trusted) text += " (name mismatch)";
+  } else {
+    text = std::string(to_string(p.status));
+    if (p.failed_phase) text += " at " + std::string(to_string(*p.failed_phase));
+  }
+  if (&p != &d.probes[order.front()]) text += " via " + p.mx + " (MX " + std::to_string(p.preference) + ")";
+  return text;
+}
+
+}  // namespace
+
+void add_lab_command(CLI::App& app, LabOptions& o) {
+  auto* lab = app.add_subcommand("lab", "run the simulated fleet of MX hosts and its DNS on loopback until stopped");
+  lab->add_option("--zone", o.zone_file, "zone file to serve instead of the built-in lab zone")->check(CLI::ExistingFile);
+  lab->add_option("--dns", o.dns, "DNS listen address IP:PORT (loopback)")->capture_default_str();
+  lab->add_option("--smtp-port", o.smtp_port, "port every lab SMTP server listens on")->capture_default_str();
+  lab->add_flag("--no-smtp", o.no_smtp, "serve DNS only");
+  lab->add_option("--ca-out", o.ca_out, "write the lab CA certificate (PEM) here");
+}
+
+void add_demo_command(CLI::App& app, DemoOptions& o) {
+  auto* demo = app.add_subcommand("demo", "start the lab fleet and check every lab domain: the offline first run");
+  demo->add_option("--smtp-port", o.smtp_port, "lab SMTP port (0: any free port)")->capture_default_str();
+  demo->add_option("--dns-port", o.dns_port, "lab DNS port (0: any free port)")->capture_default_str();
+  demo->add_option("--format", o.format, "output: text, jsonl or csv")
+      ->transform(CLI::CheckedTransformer(std::map<std::string, Format>{{"text", Format::text}, {"jsonl", Format::jsonl}, {"csv", Format::csv}}, CLI::ignore_case));
+  demo->add_flag("--no-color", o.no_color, "no ANSI colours");
+}
+
+int run_lab(const LabOptions& o) {
+  try {
+    asio::io_context io(1);
+    lab::FleetOptions options;
+    const auto dns = dns::parse_server(o.dns);
+    options.dns_address = dns.address();
+    options.dns_port = dns.port();
+    options.smtp_port = o.smtp_port;
+    options.start_smtp = !o.no_smtp;
+    if (!o.zone_file.empty()) options.zone_text = read_file(o.zone_file);
+    lab::Fleet fleet(io.get_executor(), options);
+    fleet.start();
+    if (!o.ca_out.empty()) {
+      std::ofstream out(o.ca_out, std::ios::binary | std::ios::trunc);
+      out << fleet.ca_pem();
+      if (!out) throw std::runtime_error("cannot write " + o.ca_out);
+    }
+    std::cout << fleet.describe() << "mxtls lab: ready (DNS " << fleet.dns_endpoint() << ")" << std::endl;
+    asio::signal_set signals(io, SIGINT, SIGTERM);
+    signals.async_wait([&](std::error_code, int) {
+      fleet.stop();
+      io.stop();
+    });
+    io.run();
+    std::cout << "mxtls lab: stopped" << std::endl;
+  } catch (const std::exception& e) {
+    std::cerr << "mxtls lab: " << e.what() << "\n";
+    return 2;
+  }
+  return 0;
+}
+
+int run_demo(const DemoOptions& o) {
+  try {
+    asio::io_context io(1);
+    lab::FleetOptions options;
+    options.smtp_port = o.smtp_port;
+    options.dns_port = o.dns_port;
+    lab::Fleet fleet(io.get_executor(), options);
+    fleet.start();
+
+    ProbeOptions probe;
+    probe.resolvers = {fleet.dns_endpoint().address().to_string() + ":" + std::to_string(fleet.dns_endpoint().port())};
+    probe.port = fleet.smtp_port();
+    probe.ehlo_name = "demo.mxtls.test";
+    // Short deadlines: the lab's tarpit must not make the first run slow.
+    probe.connect_timeout = 3;
+    probe.greeting_timeout = 8;
+    probe.command_timeout = 5;
+    probe.handshake_timeout = 5;
+    probe.probe_timeout = 20;
+    probe.dns_timeout = 2;
+    auto tls = tls_options(probe);
+    tls.ca_pem = fleet.ca_pem();
+    tls::ClientTlsContext tls_context(tls);
+
+    std::vector<NamedDomain> names;
+    for (const auto& d : fleet.domains()) {
+      auto ascii = normalize_domain(d.domain);
+      names.push_back({d.domain, std::get<std::string>(ascii)});
+    }
+    auto results = check_domains(io, names, resolver_config(probe), scan_settings(probe), tls_context);
+    const auto counters = fleet.totals();
+    fleet.stop();
+
+    if (o.format != Format::text) {
+      write_results(std::cout, results, o.format, false);
+    } else {
+      const bool color = !o.no_color && std::getenv("NO_COLOR") == nullptr && isatty(STDOUT_FILENO);
+      std::cout << "mxtls demo: " << results.size() << " lab domains on 127.25.0.0/16, DNS "
+                << fleet.dns_endpoint() << ", SMTP port " << fleet.smtp_port() << "\n\n";
+      report::write_summary_table(std::cout, results, {color});
+      std::cout << "\n";
+    }
+    // Each lab domain against what it is set up to show.
+    int mismatches = 0;
+    std::ostream& log = o.format == Format::text ? std::cout : std::cerr;
+    log << "Expected verdicts:\n";
+    for (std::size_t i = 0; i < results.size(); ++i) {
+      const auto& want = fleet.domains()[i];
+      const bool ok = results[i].gmail_lock == want.expected_lock;
+      mismatches += !ok;
+      auto lock = [](const std::optional<GmailLock>& l) { return l ? std::string(to_string(*l)) : std::string("none"); };
+      log << (ok ? "  ok   " : "  FAIL ") << want.domain << ": lock " << lock(results[i].gmail_lock)
+          << (ok ? "" : " (expected " + lock(want.expected_lock) + ")") << "; expected " << want.expected
+          << "; observed " << observed_summary(results[i]) << "\n";
+    }
+    log << (mismatches == 0 ? "All " + std::to_string(results.size()) + " lab domains got their expected verdict."
+                            : std::to_string(mismatches) + " lab domain(s) did not get the expected verdict.")
+        << "\nThe scanner sent " << counters.mail_commands << " MAIL/RCPT/DATA commands (must be 0).\n";
+    return mismatches == 0 && counters.mail_commands == 0 ? 0 : 1;
+  } catch (const std::exception& e) {
+    std::cerr << "mxtls demo: " << e.what() << "\n";
+    return 2;
+  }
+}
+
+}  // namespace mxtls::cli

@@ -1,0 +1,34 @@
+// PhaseClock: one timer per connection, re-armed by each phase; see deadline.hpp.
+#include "core/deadline.hpp"
+
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include <algorithm>
+
+namespace mxtls {
+
+PhaseClock::PhaseClock(const asio::any_io_executor& executor, clock::duration overall)
+    : timer_(executor), overall_end_(clock::now() + overall) {
+  timer_.expires_at(overall_end_);
+}
+
+void PhaseClock::start_phase(clock::duration limit) {
+  phase_limit_ = limit;
+  // expires_at cancels a pending wait: the watchdog wakes up and waits for the new deadline.
+  timer_.expires_at(std::min(clock::now() + limit, overall_end_));
+}
+
+asio::awaitable<void> PhaseClock::watchdog() {
+  for (;;) {
+    auto [ec] = co_await timer_.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+    if (!ec && clock::now() >= timer_.expiry()) co_return;  // deadline passed
+    // Woken early: either re-armed (loop and wait again) or the work finished and the
+    // operator|| cancelled us (leave).
+    auto state = co_await asio::this_coro::cancellation_state;
+    if (state.cancelled() != asio::cancellation_type::none) co_return;
+  }
+}
+
+}  // namespace mxtls

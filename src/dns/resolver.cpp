@@ -1,0 +1,477 @@
+// Stub resolver transport: each query goes out on a fresh UDP socket (random source port,
+// random ID), waits under a per-attempt deadline for a matching answer, retries over all
+// servers, and falls back to TCP on truncation. ldns work lives in dns/wire.
+#include "dns/resolver.hpp"
+
+#include "dns/wire.hpp"
+
+#include <asio/buffer.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/read.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+#include <variant>
+
+namespace mxtls::dns {
+
+const char* to_string(Outcome outcome) {
+  switch (outcome) {
+    case Outcome::ok: return "ok";
+    case Outcome::nodata: return "nodata";
+    case Outcome::nxdomain: return "nxdomain";
+    case Outcome::servfail: return "servfail";
+    case Outcome::refused: return "refused";
+    case Outcome::timeout: return "timeout";
+    case Outcome::error: return "error";
+  }
+  return "error";
+}
+
+namespace {
+
+using asio::ip::tcp;
+using asio::ip::udp;
+using wire::RecordType;
+using namespace asio::experimental::awaitable_operators;
+
+constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
+
+// Receive buffer per UDP attempt. We advertise 1232 bytes; a little more is accepted from
+// servers that ignore it, anything longer is cut off and then fails to parse.
+constexpr std::size_t udp_receive_buffer_size = 4096;
+constexpr std::uint16_t dns_port = 53;
+
+// Query IDs from a CSPRNG: with the random source port they are what stops an off-path
+// attacker from guessing a forged answer (RFC 5452).
+std::uint16_t random_query_id() {
+  std::uint16_t id = 0;
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(&id), sizeof id) == 1) return id;
+  std::random_device kernel_random;  // fallback if OpenSSL's DRBG ever fails
+  return static_cast<std::uint16_t>(kernel_random());
+}
+
+template <typename Endpoint>
+std::string endpoint_text(const Endpoint& endpoint) {
+  const auto address = endpoint.address();
+  const std::string host = address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
+  return host + ":" + std::to_string(endpoint.port());
+}
+
+// What one exchange with one server gave.
+struct Exchange {
+  enum class Kind { answered, timeout, failed };
+  Kind kind = Kind::failed;
+  wire::ParsedResponse response;
+  std::string detail;  // for timeout/failed
+};
+
+Exchange failed(std::string detail) {
+  Exchange exchange;
+  exchange.detail = std::move(detail);
+  return exchange;
+}
+
+Exchange answered(wire::ParsedResponse response) {
+  Exchange exchange;
+  exchange.kind = Exchange::Kind::answered;
+  exchange.response = std::move(response);
+  return exchange;
+}
+
+// The outcome of a final answer's RCODE.
+Outcome outcome_of(const wire::ParsedResponse& response) {
+  switch (response.rcode) {
+    case wire::rcode_noerror: return response.has_records() ? Outcome::ok : Outcome::nodata;
+    case wire::rcode_nxdomain: return Outcome::nxdomain;
+    case wire::rcode_servfail: return Outcome::servfail;
+    default: return Outcome::refused;
+  }
+}
+
+// A final answer of a kind the caller may want to hear from another server first.
+bool worth_asking_elsewhere(const wire::ParsedResponse& response) {
+  return response.rcode != wire::rcode_noerror && response.rcode != wire::rcode_nxdomain;
+}
+
+}  // namespace
+
+// ---- Resolver::Impl ---------------------------------------------------------------------------
+
+struct Resolver::Impl {
+  asio::any_io_executor executor;
+  ResolverConfig config;
+
+  struct Resolution {
+    Answer answer;
+    wire::ParsedResponse response;  // the final answer's records
+  };
+
+  // Waits on a connected UDP socket for the answer to `question`. Datagrams from other
+  // senders and answers to other questions are skipped, not errors: a spoofer must not be
+  // able to end the wait early. The last malformed answer is kept for the report.
+  asio::awaitable<Exchange> udp_round_trip(udp::socket& socket, const udp::endpoint& server,
+                                           const wire::Question& question,
+                                           const std::vector<std::uint8_t>& query,
+                                           std::string& last_problem) {
+    auto [send_error, sent] = co_await socket.async_send(asio::buffer(query), use_tuple);
+    if (send_error) {
+      co_return failed("send to " + endpoint_text(server) + ": " + send_error.message());
+    }
+    std::vector<std::uint8_t> buffer(udp_receive_buffer_size);
+    for (;;) {
+      udp::endpoint sender;
+      auto [error, size] =
+          co_await socket.async_receive_from(asio::buffer(buffer), sender, use_tuple);
+      if (error) co_return failed(endpoint_text(server) + ": " + error.message());
+      if (sender != server) continue;
+      auto parsed = wire::parse_response(std::span(buffer.data(), size), question);
+      if (parsed.status == wire::ParseStatus::accepted) co_return answered(std::move(parsed));
+      if (parsed.status == wire::ParseStatus::malformed) last_problem = parsed.problem;
+    }
+  }
+
+  asio::awaitable<Exchange> udp_exchange(const udp::endpoint& server, const std::string& name,
+                                         RecordType type) {
+    const wire::Question question{name, type, random_query_id()};
+    const auto query = wire::build_query(question, config.request_dnssec);
+    if (query.empty()) co_return failed("cannot build a query for " + name);
+
+    udp::socket socket(executor);
+    asio::error_code error;
+    socket.open(server.protocol(), error);
+    // A connected socket gets its own kernel-chosen random port, only sees datagrams from
+    // the server, and learns of ICMP port-unreachable (ECONNREFUSED) at once.
+    if (!error) socket.connect(server, error);
+    if (error) co_return failed("UDP socket for " + endpoint_text(server) + ": " + error.message());
+
+    asio::steady_timer deadline(executor, config.timeout);
+    std::string last_problem;
+    auto result = co_await (udp_round_trip(socket, server, question, query, last_problem) ||
+                            deadline.async_wait(use_tuple));
+    if (result.index() == 0) co_return std::get<0>(std::move(result));
+    if (!last_problem.empty()) {
+      co_return failed("malformed answer from " + endpoint_text(server) + ": " + last_problem);
+    }
+    Exchange timeout;
+    timeout.kind = Exchange::Kind::timeout;
+    timeout.detail = "no answer from " + endpoint_text(server) + " within " +
+                     std::to_string(config.timeout.count()) + " ms";
+    co_return timeout;
+  }
+
+  // DNS over TCP (RFC 1035 §4.2.2, RFC 7766): a 2-byte length, then the message. The length
+  // prefix caps an answer at 65535 bytes, so the buffer is bounded by construction.
+  static asio::awaitable<Exchange> tcp_round_trip(tcp::socket& socket, const tcp::endpoint& server,
+                                                  const wire::Question& question,
+                                                  const std::vector<std::uint8_t>& query) {
+    const std::string where = "TCP " + endpoint_text(server);
+    auto [connect_error] = co_await socket.async_connect(server, use_tuple);
+    if (connect_error) co_return failed(where + ": " + connect_error.message());
+
+    const std::array<std::uint8_t, 2> prefix{static_cast<std::uint8_t>(query.size() >> 8),
+                                             static_cast<std::uint8_t>(query.size() & 0xFF)};
+    const std::array<asio::const_buffer, 2> request{asio::buffer(prefix), asio::buffer(query)};
+    auto [write_error, written] = co_await asio::async_write(socket, request, use_tuple);
+    if (write_error) co_return failed(where + ": " + write_error.message());
+
+    std::array<std::uint8_t, 2> length_bytes{};
+    auto [length_error, length_read] =
+        co_await asio::async_read(socket, asio::buffer(length_bytes), use_tuple);
+    if (length_error) co_return failed(where + ": " + length_error.message());
+    const std::size_t length = (std::size_t{length_bytes[0]} << 8) | length_bytes[1];
+    std::vector<std::uint8_t> message(length);
+    auto [read_error, read] = co_await asio::async_read(socket, asio::buffer(message), use_tuple);
+    if (read_error) co_return failed(where + ": " + read_error.message());
+
+    // One question per connection: an answer that does not match is a broken server, not a
+    // spoof to wait out (TCP cannot be spoofed off-path).
+    auto parsed = wire::parse_response(message, question);
+    if (parsed.status != wire::ParseStatus::accepted) {
+      co_return failed(where + ": unusable answer: " + parsed.problem);
+    }
+    co_return answered(std::move(parsed));
+  }
+
+  asio::awaitable<Exchange> tcp_exchange(const udp::endpoint& server, const std::string& name,
+                                         RecordType type) {
+    const wire::Question question{name, type, random_query_id()};
+    const auto query = wire::build_query(question, config.request_dnssec);
+    if (query.empty()) co_return failed("cannot build a query for " + name);
+    const tcp::endpoint tcp_server(server.address(), server.port());
+    tcp::socket socket(executor);
+    // One deadline covers connect, write and both reads.
+    asio::steady_timer deadline(executor, config.timeout);
+    auto result = co_await (tcp_round_trip(socket, tcp_server, question, query) ||
+                            deadline.async_wait(use_tuple));
+    if (result.index() == 0) co_return std::get<0>(std::move(result));
+    Exchange timeout;
+    timeout.kind = Exchange::Kind::timeout;
+    timeout.detail = "no TCP answer from " + endpoint_text(tcp_server) + " within " +
+                     std::to_string(config.timeout.count()) + " ms";
+    co_return timeout;
+  }
+
+  asio::awaitable<Exchange> ask_server(const udp::endpoint& server, const std::string& name,
+                                       RecordType type) {
+    Exchange exchange = co_await udp_exchange(server, name, type);
+    if (exchange.kind == Exchange::Kind::answered && exchange.response.truncated) {
+      // The answer did not fit in UDP: the same server over TCP has all of it.
+      co_return co_await tcp_exchange(server, name, type);
+    }
+    co_return exchange;
+  }
+
+  // Up to `attempts` rounds over all servers. NOERROR or NXDOMAIN ends the search at once.
+  // SERVFAIL/REFUSED from one server sends us on to the next, and is the result when no
+  // server does better in that round; another round is made only when no server answered.
+  asio::awaitable<std::pair<Exchange, udp::endpoint>> ask_servers(const std::string& name,
+                                                                  RecordType type) {
+    if (config.servers.empty()) {
+      co_return std::pair{failed("no DNS servers configured"), udp::endpoint{}};
+    }
+    std::optional<std::pair<Exchange, udp::endpoint>> unsuccessful;
+    Exchange last_failure;
+    bool only_timeouts = true;
+    for (int round = 0; round < std::max(1, config.attempts); ++round) {
+      for (const auto& server : config.servers) {
+        Exchange exchange = co_await ask_server(server, name, type);
+        if (exchange.kind == Exchange::Kind::answered) {
+          if (!worth_asking_elsewhere(exchange.response)) {
+            co_return std::pair{std::move(exchange), server};
+          }
+          if (!unsuccessful) unsuccessful.emplace(std::move(exchange), server);
+          continue;
+        }
+        only_timeouts = only_timeouts && exchange.kind == Exchange::Kind::timeout;
+        last_failure = std::move(exchange);
+      }
+      if (unsuccessful) co_return std::move(*unsuccessful);
+    }
+    last_failure.kind = only_timeouts ? Exchange::Kind::timeout : Exchange::Kind::failed;
+    last_failure.detail += " (" + std::to_string(std::max(1, config.attempts)) +
+                           " attempt(s) over " + std::to_string(config.servers.size()) +
+                           " server(s))";
+    co_return std::pair{std::move(last_failure), udp::endpoint{}};
+  }
+
+  static std::string answer_detail(const wire::ParsedResponse& response, Outcome outcome,
+                                   const std::string& name, RecordType type,
+                                   const udp::endpoint& server) {
+    const std::string question = name + " " + wire::to_string(type);
+    switch (outcome) {
+      case Outcome::ok: return {};
+      case Outcome::nodata:
+        return "no " + std::string(wire::to_string(type)) + " records for " + name + " (from " +
+               endpoint_text(server) + ")";
+      default:
+        return wire::rcode_name(response.rcode) + " for " + question + " from " +
+               endpoint_text(server);
+    }
+  }
+
+  // Asks for `name`, re-asking for a CNAME target when an answer stops at one. At most
+  // max_cname_hops CNAMEs in total; a name seen twice is a loop.
+  asio::awaitable<Resolution> resolve(const std::string& input, RecordType type) {
+    Resolution result;
+    const auto canonical = wire::canonical_name(input);
+    if (!canonical) {
+      result.answer.detail = "not a valid domain name: '" + input + "'";
+      co_return result;
+    }
+    std::string current = *canonical;
+    std::vector<std::string> seen{current};
+    bool all_authenticated = true;
+    result.answer.canonical_name = current;
+    for (;;) {
+      auto [exchange, server] = co_await ask_servers(current, type);
+      if (exchange.kind != Exchange::Kind::answered) {
+        result.answer.outcome =
+            exchange.kind == Exchange::Kind::timeout ? Outcome::timeout : Outcome::error;
+        result.answer.detail = exchange.detail;
+        co_return result;
+      }
+      auto& response = exchange.response;
+      // A chain is only as secure as its weakest answer.
+      all_authenticated = all_authenticated && response.authenticated;
+      for (const auto& target : response.cnames) {
+        if (std::find(seen.begin(), seen.end(), target) != seen.end()) {
+          response.cname_loop = true;
+          response.problem = "CNAME loop at " + target;
+        } else if (static_cast<int>(result.answer.cnames.size()) >= wire::max_cname_hops) {
+          response.cname_loop = true;
+          response.problem = "CNAME chain longer than " + std::to_string(wire::max_cname_hops);
+        }
+        if (response.cname_loop) break;
+        seen.push_back(target);
+        result.answer.cnames.push_back(target);
+      }
+      if (response.cname_loop) {
+        result.answer.outcome = Outcome::error;
+        result.answer.detail = response.problem + " (from " + endpoint_text(server) + ")";
+        co_return result;
+      }
+      result.answer.canonical_name = response.final_name;
+      if (response.stops_at_cname()) {
+        current = response.final_name;
+        continue;
+      }
+      result.answer.outcome = outcome_of(response);
+      result.answer.authenticated = all_authenticated;
+      result.answer.detail =
+          answer_detail(response, result.answer.outcome, response.final_name, type, server);
+      result.response = std::move(response);
+      co_return result;
+    }
+  }
+
+  // Runs a lookup and converts it to the typed answer; nothing escapes as an exception.
+  template <typename TypedAnswer, typename Fill>
+  asio::awaitable<TypedAnswer> lookup(std::string name, RecordType type, Fill fill) {
+    TypedAnswer typed;
+    try {
+      Resolution resolution = co_await resolve(name, type);
+      static_cast<Answer&>(typed) = std::move(resolution.answer);
+      fill(typed, resolution.response);
+    } catch (const std::exception& e) {
+      typed = TypedAnswer{};
+      typed.outcome = Outcome::error;
+      typed.detail = std::string("internal error resolving ") + name + ": " + e.what();
+    }
+    co_return typed;
+  }
+};
+
+Resolver::Resolver(asio::any_io_executor executor, ResolverConfig config)
+    : impl_(std::make_unique<Impl>(Impl{std::move(executor), std::move(config)})) {}
+
+Resolver::~Resolver() = default;
+
+const ResolverConfig& Resolver::config() const { return impl_->config; }
+
+asio::awaitable<MxAnswer> Resolver::mx(std::string name) {
+  co_return co_await impl_->lookup<MxAnswer>(
+      std::move(name), RecordType::mx,
+      [](MxAnswer& out, wire::ParsedResponse& in) { out.records = std::move(in.mx); });
+}
+
+asio::awaitable<AddressAnswer> Resolver::a(std::string name) {
+  co_return co_await impl_->lookup<AddressAnswer>(std::move(name), RecordType::a,
+                                                  [](AddressAnswer& out, wire::ParsedResponse& in) {
+                                                    out.addresses = std::move(in.addresses);
+                                                  });
+}
+
+asio::awaitable<AddressAnswer> Resolver::aaaa(std::string name) {
+  co_return co_await impl_->lookup<AddressAnswer>(std::move(name), RecordType::aaaa,
+                                                  [](AddressAnswer& out, wire::ParsedResponse& in) {
+                                                    out.addresses = std::move(in.addresses);
+                                                  });
+}
+
+asio::awaitable<TxtAnswer> Resolver::txt(std::string name) {
+  co_return co_await impl_->lookup<TxtAnswer>(
+      std::move(name), RecordType::txt,
+      [](TxtAnswer& out, wire::ParsedResponse& in) { out.texts = std::move(in.texts); });
+}
+
+asio::awaitable<TlsaAnswer> Resolver::tlsa(std::string name) {
+  co_return co_await impl_->lookup<TlsaAnswer>(
+      std::move(name), RecordType::tlsa,
+      [](TlsaAnswer& out, wire::ParsedResponse& in) { out.records = std::move(in.tlsa); });
+}
+
+// ---- configuration ----------------------------------------------------------------------------
+
+namespace {
+
+std::optional<std::uint16_t> parse_port(std::string_view text) {
+  unsigned value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || error != std::errc{} || end != text.data() + text.size() || value == 0 ||
+      value > 65535) {
+    return std::nullopt;
+  }
+  return static_cast<std::uint16_t>(value);
+}
+
+}  // namespace
+
+asio::ip::udp::endpoint parse_server(const std::string& text) {
+  const auto invalid = [&](const std::string& why) {
+    return std::invalid_argument("bad DNS server '" + text + "': " + why);
+  };
+  std::string host = text;
+  std::uint16_t port = dns_port;
+  if (!text.empty() && text.front() == '[') {  // [IPv6] or [IPv6]:PORT
+    const auto close = text.find(']');
+    if (close == std::string::npos) throw invalid("missing ']'");
+    host = text.substr(1, close - 1);
+    const std::string rest = text.substr(close + 1);
+    if (!rest.empty()) {
+      const auto parsed =
+          rest.front() == ':' ? parse_port(std::string_view(rest).substr(1)) : std::nullopt;
+      if (!parsed) throw invalid("expected ':PORT' after ']'");
+      port = *parsed;
+    }
+  } else if (std::count(text.begin(), text.end(), ':') == 1) {  // IPv4:PORT
+    const auto colon = text.find(':');
+    host = text.substr(0, colon);
+    const auto parsed = parse_port(std::string_view(text).substr(colon + 1));
+    if (!parsed) throw invalid("port must be 1-65535");
+    port = *parsed;
+  }  // otherwise a bare IPv4 or IPv6 address
+  asio::error_code error;
+  const auto address = asio::ip::make_address(host, error);
+  if (error) throw invalid("not an IP address");
+  return {address, port};
+}
+
+std::vector<asio::ip::udp::endpoint> servers_from_resolv_conf(const std::string& path,
+                                                              std::vector<std::string>& errors) {
+  std::vector<asio::ip::udp::endpoint> servers;
+  std::ifstream in(path);
+  if (!in) {
+    errors.push_back(path + ": cannot open");
+    return servers;
+  }
+  std::string line;
+  for (int number = 1; std::getline(in, line); ++number) {
+    const std::string where = path + ":" + std::to_string(number) + ": ";
+    std::istringstream words(line);
+    std::string keyword, address, extra;
+    words >> keyword;
+    // Comments start with '#' or ';'; other directives (search, options, …) are not ours.
+    if (keyword != "nameserver") continue;
+    if (!(words >> address)) {
+      errors.push_back(where + "nameserver without an address");
+      continue;
+    }
+    if (words >> extra && extra.front() != '#' && extra.front() != ';') {
+      errors.push_back(where + "unexpected text after the address: '" + extra + "'");
+      continue;
+    }
+    asio::error_code error;
+    const auto ip = asio::ip::make_address(address, error);
+    if (error) {
+      errors.push_back(where + "not an IP address: '" + address + "'");
+      continue;
+    }
+    servers.emplace_back(ip, dns_port);
+  }
+  return servers;
+}
+
+}  // namespace mxtls::dns

@@ -1,0 +1,92 @@
+// Asynchronous stub resolver: ldns builds and parses DNS messages, Asio carries them.
+// UDP with retries, TCP when truncated; random IDs and source ports; answers must match
+// their question. Failures come back as an Answer outcome, never as an exception.
+#pragma once
+
+#include <asio/awaitable.hpp>
+#include <asio/any_io_executor.hpp>
+#include <asio/ip/address.hpp>
+#include <asio/ip/udp.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace mxtls::dns {
+
+enum class Outcome {
+  ok,        // NOERROR with records of the asked type (after CNAME chasing)
+  nodata,    // NOERROR, name exists, no records of that type
+  nxdomain,  // NXDOMAIN
+  servfail,  // SERVFAIL (also: DNSSEC bogus at a validating resolver)
+  refused,   // REFUSED / NOTIMP / FORMERR and other RCODEs
+  timeout,   // no matching answer from any server within the attempts
+  error,     // malformed answer, CNAME loop, local socket failure, …
+};
+const char* to_string(Outcome);
+
+struct Answer {
+  Outcome outcome = Outcome::error;
+  bool authenticated = false;       // AD bit set on the (final) answer
+  std::string detail;               // human text for anything not ok, e.g. "SERVFAIL from 127.0.0.53:53"
+  std::vector<std::string> cnames;  // CNAME chain followed, in order (names without trailing dot)
+  std::string canonical_name;       // final owner name (no trailing dot)
+};
+
+struct MxRecord {
+  std::uint16_t preference = 0;
+  std::string host;  // lower-case, no trailing dot; "" for the null MX target "."
+};
+struct MxAnswer : Answer {
+  std::vector<MxRecord> records;  // sorted by preference, then host
+};
+struct AddressAnswer : Answer {
+  std::vector<asio::ip::address> addresses;
+};
+struct TxtAnswer : Answer {
+  std::vector<std::string> texts;  // character-strings of one TXT record concatenated
+};
+struct TlsaRecord {
+  std::uint8_t usage = 0, selector = 0, matching_type = 0;
+  std::vector<std::uint8_t> data;
+};
+struct TlsaAnswer : Answer {
+  std::vector<TlsaRecord> records;
+};
+
+struct ResolverConfig {
+  std::vector<asio::ip::udp::endpoint> servers;  // tried in order
+  std::chrono::milliseconds timeout{2000};       // per attempt
+  int attempts = 3;                              // rounds over all servers
+  bool request_dnssec = true;                    // set DO and AD in queries so the AD bit is returned
+};
+
+// Nameservers from a resolv.conf ("nameserver" lines, port 53); errors name file:line.
+std::vector<asio::ip::udp::endpoint> servers_from_resolv_conf(const std::string& path,
+                                                              std::vector<std::string>& errors);
+// "IP", "IP:PORT", "[IPv6]:PORT" → endpoint; throws std::invalid_argument naming the input.
+asio::ip::udp::endpoint parse_server(const std::string& text);
+
+class Resolver {
+ public:
+  Resolver(asio::any_io_executor executor, ResolverConfig config);
+  ~Resolver();
+  Resolver(const Resolver&) = delete;
+  Resolver& operator=(const Resolver&) = delete;
+
+  asio::awaitable<MxAnswer> mx(std::string name);
+  asio::awaitable<AddressAnswer> a(std::string name);
+  asio::awaitable<AddressAnswer> aaaa(std::string name);
+  asio::awaitable<TxtAnswer> txt(std::string name);
+  asio::awaitable<TlsaAnswer> tlsa(std::string name);
+
+  const ResolverConfig& config() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace mxtls::dns

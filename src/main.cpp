@@ -1,0 +1,32 @@
+// mxtls command line: wiring of the subcommands only; each lives in src/cli/.
+#include "cli/check.hpp"
+#include "cli/lab.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+int main(int argc, char** argv) {
+  CLI::App app{"mxtls — remote STARTTLS probing scanner for mail servers"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "mxtls 0.1.0");
+
+  mxtls::cli::CheckOptions check;
+  mxtls::cli::add_check_command(app, check);
+  mxtls::cli::LabOptions lab;
+  mxtls::cli::add_lab_command(app, lab);
+  mxtls::cli::DemoOptions demo;
+  mxtls::cli::add_demo_command(app, demo);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // CLI11 uses exit code 0 for --help; every real usage error becomes 2 (DESIGN.md §2).
+    const int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+  if (app.got_subcommand("check")) return mxtls::cli::run_check(check);
+  if (app.got_subcommand("lab")) return mxtls::cli::run_lab(lab);
+  if (app.got_subcommand("demo")) return mxtls::cli::run_demo(demo);
+  return 2;
+}

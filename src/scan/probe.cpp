@@ -1,0 +1,265 @@
+// The probe coroutine, read top to bottom: each phase is a small function that records its
+// outcome in the result before the next one starts. A watchdog bounds every phase; whatever
+// the server does (silence, drip, garbage, close), the probe ends with a status and detail.
+#include "scan/probe.hpp"
+
+#include "core/deadline.hpp"
+#include "core/text.hpp"
+#include "smtp/session.hpp"
+#include "tls/client.hpp"
+
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include <algorithm>
+#include <exception>
+
+namespace mxtls::scan {
+namespace {
+
+using namespace asio::experimental::awaitable_operators;
+using Clock = std::chrono::steady_clock;
+constexpr auto as_result = asio::experimental::as_tuple(asio::use_awaitable);
+
+std::int64_t ms_between(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(b - a).count();
+}
+
+std::string seconds_text(Clock::duration d) {
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+  return ms % 1000 == 0 ? std::to_string(ms / 1000) + " s" : std::to_string(ms) + " ms";
+}
+
+// The state of one probe while it runs: the result being written, the socket, the clock.
+struct ProbeRun {
+  ProbeRun(ProbeResult& r, const ProbeSettings& s, const asio::any_io_executor& ex)
+      : result(r), settings(s), socket(ex), clock(ex, s.timeouts.probe) {}
+
+  ProbeResult& result;
+  const ProbeSettings& settings;
+  asio::ip::tcp::socket socket;
+  PhaseClock clock;
+  Phase phase = Phase::connect;
+  Clock::time_point phase_started{};  // {} while no phase is running
+  bool failed = false;
+
+  void begin(Phase next, Clock::duration limit) {
+    close_phase();
+    phase = next;
+    phase_started = Clock::now();
+    clock.start_phase(limit);
+  }
+
+  void close_phase() {
+    if (phase_started != Clock::time_point{})
+      result.phase_ms.push_back({phase, ms_between(phase_started, Clock::now())});
+    phase_started = {};
+  }
+
+  void fail(Status status, std::string detail) {
+    if (failed) return;  // the first failure is the one that explains the probe
+    failed = true;
+    result.status = status;
+    result.failed_phase = phase;
+    result.error = std::move(detail);
+  }
+
+  // An I/O error: a deadline that passed, the peer closing, or the network saying no.
+  void fail_io(const std::error_code& ec, std::string_view waiting_for) {
+    if (clock.expired() || ec == asio::error::operation_aborted) {
+      fail(Status::timeout, std::string(waiting_for) + ": no answer within " + seconds_text(clock.phase_limit()));
+    } else if (ec == asio::error::eof || ec == asio::error::connection_reset) {
+      fail(Status::closed, std::string(waiting_for) + ": connection closed by the server");
+    } else {
+      fail(Status::closed, std::string(waiting_for) + ": " + ec.message());
+    }
+  }
+
+  void fail_read(const smtp::ReadOutcome& read, std::string_view waiting_for) {
+    if (read.kind == smtp::ReadOutcome::Kind::malformed)
+      fail(Status::protocol_error, std::string(waiting_for) + ": " + read.detail);
+    else
+      fail_io(read.error, waiting_for);
+  }
+};
+
+asio::awaitable<bool> connect(ProbeRun& run, const ProbeTarget& target) {
+  run.begin(Phase::connect, run.settings.timeouts.connect);
+  auto [ec] = co_await run.socket.async_connect({target.address, target.port}, as_result);
+  if (!ec) co_return true;
+  if (ec == asio::error::connection_refused)
+    run.fail(Status::refused, "connection refused");
+  else if (ec == asio::error::host_unreachable || ec == asio::error::network_unreachable)
+    run.fail(Status::refused, ec.message());
+  else if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space)
+    run.fail(Status::internal, "local resources exhausted: " + ec.message());
+  else
+    run.fail_io(ec, "connect");
+  co_return false;
+}
+
+asio::awaitable<bool> read_greeting(ProbeRun& run, smtp::Session& session) {
+  run.begin(Phase::greeting, run.settings.timeouts.greeting);
+  auto read = co_await session.read_reply();
+  if (!read.ok()) {
+    run.fail_read(read, "waiting for the greeting");
+    co_return false;
+  }
+  run.result.greeting_code = read.reply.code;
+  run.result.banner = printable(read.reply.text(), 512);
+  if (read.reply.code == 220) co_return true;
+  run.fail(read.reply.code >= 400 ? Status::smtp_reject : Status::protocol_error,
+           "greeting " + std::to_string(read.reply.code) + " " + run.result.banner);
+  co_return false;
+}
+
+// Sends a command and reads its reply, recording failures; nullopt when the conversation
+// cannot go on.
+asio::awaitable<std::optional<smtp::Reply>> command(ProbeRun& run, smtp::Session& session, const std::string& line) {
+  if (auto ec = co_await session.send(line)) {
+    run.fail_io(ec, "sending " + line.substr(0, line.find(' ')));
+    co_return std::nullopt;
+  }
+  auto read = co_await session.read_reply();
+  if (!read.ok()) {
+    run.fail_read(read, "waiting for the reply to " + line.substr(0, line.find(' ')));
+    co_return std::nullopt;
+  }
+  co_return std::move(read.reply);
+}
+
+// EHLO, falling back to HELO when EHLO is refused. Returns the extensions, or nullopt if
+// the conversation ended.
+asio::awaitable<std::optional<smtp::Extensions>> say_hello(ProbeRun& run, smtp::Session& session, Phase phase) {
+  run.begin(phase, run.settings.timeouts.command);
+  auto reply = co_await command(run, session, "EHLO " + run.settings.ehlo_name);
+  if (!reply) co_return std::nullopt;
+  if (reply->positive()) co_return smtp::parse_ehlo(*reply);
+  if (phase == Phase::ehlo && (reply->code == 500 || reply->code == 502 || reply->code == 504 || reply->code == 550)) {
+    // Old servers only know HELO; with HELO there are no extensions, hence no STARTTLS.
+    auto helo = co_await command(run, session, "HELO " + run.settings.ehlo_name);
+    if (!helo) co_return std::nullopt;
+    if (helo->positive()) {
+      run.result.used_helo = true;
+      co_return smtp::Extensions{};
+    }
+    reply = std::move(helo);
+  }
+  run.fail(Status::smtp_reject, "EHLO answered " + std::to_string(reply->code) + " " + reply->text());
+  co_return std::nullopt;
+}
+
+// STARTTLS; on 220 any bytes already sent after it are recorded and discarded: they arrived
+// in cleartext and must never be read as if they came over TLS (CVE-2011-0411 class).
+asio::awaitable<bool> start_tls(ProbeRun& run, smtp::Session& session) {
+  run.begin(Phase::starttls, run.settings.timeouts.command);
+  auto reply = co_await command(run, session, "STARTTLS");
+  if (!reply) co_return false;
+  run.result.starttls_code = reply->code;
+  run.result.starttls_reply = reply->text();
+  if (reply->code != 220) {
+    run.fail(Status::smtp_reject, "STARTTLS answered " + std::to_string(reply->code) + " " + reply->text());
+    co_return false;
+  }
+  std::string injected = session.take_unread();
+  std::error_code ec;
+  if (const std::size_t waiting = run.socket.available(ec); !ec && waiting > 0) {
+    std::array<char, 512> extra;
+    const std::size_t n = run.socket.read_some(asio::buffer(extra, std::min(waiting, extra.size())), ec);
+    if (!ec) injected.append(extra.data(), n);
+  }
+  if (!injected.empty()) run.result.injected_after_starttls = printable(injected, 256);
+  co_return true;
+}
+
+asio::awaitable<std::unique_ptr<tls::ClientTlsSession>> handshake(ProbeRun& run, tls::ClientTlsContext& context) {
+  run.begin(Phase::handshake, run.settings.timeouts.handshake);
+  auto tls = std::make_unique<tls::ClientTlsSession>(run.socket, context, run.result.mx);
+  auto outcome = co_await tls->handshake();
+  if (!outcome.error) co_return tls;
+  if (run.clock.expired())
+    run.fail(Status::timeout, "TLS handshake: not finished within " + seconds_text(run.clock.phase_limit()));
+  else
+    run.fail(Status::tls_error, "TLS handshake failed: " + outcome.detail);
+  co_return nullptr;
+}
+
+// A polite goodbye; its outcome does not change the verdict.
+asio::awaitable<void> quit(ProbeRun& run, smtp::Session& session) {
+  run.begin(Phase::quit, run.settings.timeouts.quit);
+  const std::error_code sent = co_await session.send("QUIT");
+  if (sent) co_return;
+  const auto goodbye = co_await session.read_reply();
+  (void)goodbye;
+}
+
+asio::awaitable<void> converse(ProbeRun& run, const ProbeTarget& target, tls::ClientTlsContext& tls_context) {
+  ProbeResult& r = run.result;
+  if (!co_await connect(run, target)) co_return;
+  smtp::PlainTransport plain(run.socket);
+  smtp::Session session(plain);
+  if (!co_await read_greeting(run, session)) co_return;
+
+  auto extensions = co_await say_hello(run, session, Phase::ehlo);
+  if (!extensions) co_return;
+  r.ehlo_keywords = extensions->lines;
+  r.starttls = extensions->has("STARTTLS");
+  r.auth_before_tls = extensions->params("AUTH");
+  if (!*r.starttls) {
+    run.fail(Status::not_offered, r.used_helo ? "EHLO refused; HELO has no STARTTLS" : "STARTTLS not offered");
+    co_await quit(run, session);
+    co_return;
+  }
+
+  if (!co_await start_tls(run, session)) {
+    if (r.status == Status::smtp_reject) co_await quit(run, session);
+    co_return;
+  }
+  auto tls = co_await handshake(run, tls_context);
+  if (!tls) co_return;
+
+  run.begin(Phase::verify, run.settings.timeouts.command);
+  r.tls = tls->facts(r.mx);
+
+  session.switch_transport(*tls);
+  auto after = co_await say_hello(run, session, Phase::ehlo_after_tls);
+  if (!after) co_return;
+  r.ehlo_after_tls = after->lines;
+  r.status = Status::ok;
+  co_await quit(run, session);
+}
+
+}  // namespace
+
+asio::awaitable<ProbeResult> run_probe(ProbeTarget target, const ProbeSettings& settings,
+                                       tls::ClientTlsContext& tls_context) {
+  ProbeResult result;
+  result.domain = target.domain;
+  result.mx = target.mx;
+  result.preference = target.preference;
+  result.ip = target.address.to_string();
+  result.port = target.port;
+  result.started_at = rfc3339_utc(std::chrono::system_clock::now());
+  const auto started = Clock::now();
+
+  auto executor = co_await asio::this_coro::executor;
+  ProbeRun run(result, settings, executor);
+  try {
+    co_await (converse(run, target, tls_context) || run.clock.watchdog());
+  } catch (const std::exception& e) {
+    run.fail(Status::internal, e.what());
+  }
+  if (!run.failed && result.status != Status::ok)
+    run.fail(run.clock.expired() ? Status::timeout : Status::internal, "probe ended unexpectedly");
+  // A failure recorded after the status was already ok (QUIT) does not undo the verdict.
+  run.close_phase();
+  std::error_code ignored;
+  run.socket.close(ignored);
+  result.elapsed_ms = ms_between(started, Clock::now());
+  co_return result;
+}
+
+}  // namespace mxtls::scan

@@ -1,0 +1,44 @@
+// One probe: connect to (MX, IP, port), read the greeting, EHLO, STARTTLS, TLS handshake,
+// judge the certificate, EHLO again, QUIT. Never MAIL, RCPT or DATA. Always returns a result.
+#pragma once
+
+#include "core/result.hpp"
+
+#include <asio/awaitable.hpp>
+#include <asio/ip/address.hpp>
+
+#include <chrono>
+#include <string>
+
+namespace mxtls::tls {
+class ClientTlsContext;
+}
+
+namespace mxtls::scan {
+
+struct ProbeTarget {
+  std::string domain;
+  std::string mx;  // MX host name; SNI and the name the certificate must match
+  int preference = 0;
+  asio::ip::address address;
+  std::uint16_t port = 25;
+};
+
+struct Timeouts {
+  std::chrono::milliseconds connect{10'000};
+  std::chrono::milliseconds greeting{30'000};
+  std::chrono::milliseconds command{15'000};  // each EHLO/STARTTLS reply
+  std::chrono::milliseconds handshake{15'000};
+  std::chrono::milliseconds quit{3'000};
+  std::chrono::milliseconds probe{90'000};  // the whole probe, whatever the phases say
+};
+
+struct ProbeSettings {
+  std::string ehlo_name;  // what we call ourselves: truthful (the machine's FQDN by default)
+  Timeouts timeouts;
+};
+
+asio::awaitable<ProbeResult> run_probe(ProbeTarget target, const ProbeSettings& settings,
+                                       tls::ClientTlsContext& tls_context);
+
+}  // namespace mxtls::scan

@@ -1,0 +1,72 @@
+// The client side of an SMTP conversation over a byte transport (plain TCP, later TLS):
+// send one command, read one bounded reply. Deadlines are the caller's (the probe's watchdog
+// cancels whatever is pending), so nothing here waits without limit once that is in place.
+#pragma once
+
+#include "smtp/reply.hpp"
+
+#include <asio/awaitable.hpp>
+#include <asio/buffer.hpp>
+#include <asio/ip/tcp.hpp>
+
+#include <array>
+#include <string>
+#include <system_error>
+#include <utility>
+
+namespace mxtls::smtp {
+
+// A byte stream the session talks over; implemented for plain TCP here and for TLS in src/tls.
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  virtual asio::awaitable<std::pair<std::error_code, std::size_t>> read_some(asio::mutable_buffer) = 0;
+  virtual asio::awaitable<std::error_code> write_all(asio::const_buffer) = 0;
+};
+
+class PlainTransport final : public Transport {
+ public:
+  explicit PlainTransport(asio::ip::tcp::socket& socket) : socket_(socket) {}
+  asio::awaitable<std::pair<std::error_code, std::size_t>> read_some(asio::mutable_buffer) override;
+  asio::awaitable<std::error_code> write_all(asio::const_buffer) override;
+
+ private:
+  asio::ip::tcp::socket& socket_;
+};
+
+struct ReadOutcome {
+  enum class Kind { reply, closed, io_error, malformed };
+  Kind kind = Kind::io_error;
+  Reply reply;             // when kind == reply
+  std::error_code error;   // when io_error
+  std::string detail;      // when malformed: the parser's reason
+  bool ok() const { return kind == Kind::reply; }
+};
+
+class Session {
+ public:
+  explicit Session(Transport& transport, ReplyLimits limits = {}) : transport_(&transport), parser_(limits) {}
+
+  asio::awaitable<ReadOutcome> read_reply();
+  // Sends `command` + CRLF. The command must not contain CR or LF (we build every command).
+  asio::awaitable<std::error_code> send(std::string_view command);
+
+  // Bytes the peer sent beyond the last complete reply (pipelined or injected); cleared.
+  std::string take_unread();
+  bool has_unread() const { return unread_len_ > 0; }
+
+  // Continue over another transport (after the TLS handshake). Unread cleartext must have been
+  // taken first: nothing the peer sent before the handshake may be read as if it came over TLS.
+  void switch_transport(Transport& transport);
+
+ private:
+  Transport* transport_;
+  ReplyParser parser_;
+  // One small fixed buffer per connection: what the last read brought beyond a complete reply
+  // stays here (unread_pos_/unread_len_) for the next read_reply().
+  std::array<char, 1024> buffer_{};
+  std::size_t unread_pos_ = 0;
+  std::size_t unread_len_ = 0;
+};
+
+}  // namespace mxtls::smtp

@@ -1,0 +1,183 @@
+// TLS client for probes. The verify callback only records: a scanner must complete the
+// handshake with any certificate to report on it (as Postfix does at level "may"), and judges
+// the chain afterwards. Legacy protocols and ciphers are allowed on purpose: a scanner that
+// refused TLS 1.0 could not report that a server only speaks TLS 1.0.
+#include "tls/client.hpp"
+
+#include "tls/certificate.hpp"
+
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/ssl.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
+
+#include <memory>
+#include <stdexcept>
+
+namespace mxtls::tls {
+namespace {
+
+constexpr auto as_result = asio::experimental::as_tuple(asio::use_awaitable);
+
+// What the verify callback saw for one connection. The first error is the one worth
+// reporting (later ones are often consequences of it), as Postfix logs it.
+struct VerifyRecord {
+  int first_error = X509_V_OK;
+  int first_error_depth = -1;
+};
+
+int verify_record_index() {
+  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
+int record_verification(int preverify_ok, X509_STORE_CTX* store) {
+  auto* ssl = static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+  auto* record = ssl ? static_cast<VerifyRecord*>(SSL_get_ex_data(ssl, verify_record_index())) : nullptr;
+  if (!preverify_ok && record && record->first_error == X509_V_OK) {
+    record->first_error = X509_STORE_CTX_get_error(store);
+    record->first_error_depth = X509_STORE_CTX_get_error_depth(store);
+  }
+  return 1;  // never abort: the verdict is judged after the handshake
+}
+
+std::string openssl_reason(const std::error_code& ec) {
+  if (ec == asio::ssl::error::stream_truncated) return "connection closed by the server during the TLS handshake";
+  return ec.message();
+}
+
+// Every certificate of a PEM text becomes a trust anchor of the context's store.
+void add_trust_anchors(SSL_CTX* ctx, const std::string& pem) {
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), &BIO_free);
+  X509_STORE* store = SSL_CTX_get_cert_store(ctx);
+  int added = 0;
+  while (X509* cert = bio ? PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr) : nullptr) {
+    added += X509_STORE_add_cert(store, cert) == 1;
+    X509_free(cert);
+  }
+  ERR_clear_error();  // the loop ends on a "no start line" error by design
+  if (added == 0) throw std::runtime_error("no usable certificate in the given trust anchors");
+}
+
+}  // namespace
+
+struct ClientTlsContext::Impl {
+  asio::ssl::context context{asio::ssl::context::tls_client};
+};
+
+ClientTlsContext::ClientTlsContext(const ClientTlsOptions& options) : impl_(std::make_unique<Impl>()) {
+  SSL_CTX* ctx = impl_->context.native_handle();
+  SSL_CTX_set_min_proto_version(ctx, TLS1_VERSION);
+  SSL_CTX_set_max_proto_version(ctx, 0);  // highest the library supports
+  // SECLEVEL=0: see servers with SHA-1 signatures, small keys and TLS 1.0/1.1 instead of
+  // failing on them. Anonymous (aNULL) suites are offered, but last: a server with a
+  // certificate shows it, and an anonymous-only server still gets TLS, as a Postfix sender
+  // at level "may" would (it is then reported as Anonymous).
+  SSL_CTX_set_cipher_list(ctx, "ALL:+aNULL:@SECLEVEL=0");
+  // Servers without RFC 5746 secure renegotiation are still common on port 25; OpenSSL 3
+  // refuses them by default, which would hide their TLS from the report.
+  SSL_CTX_set_options(ctx, SSL_OP_LEGACY_SERVER_CONNECT | SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_RENEGOTIATION);
+  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, record_verification);
+  SSL_CTX_set_verify_depth(ctx, 16);
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+
+  if (!options.ca_pem.empty()) {
+    add_trust_anchors(ctx, options.ca_pem);
+    return;
+  }
+  if (options.ca_file.empty() && options.ca_path.empty()) {
+    if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
+      ERR_clear_error();
+      throw std::runtime_error("cannot load the system trust store");
+    }
+    return;
+  }
+  const char* file = options.ca_file.empty() ? nullptr : options.ca_file.c_str();
+  const char* path = options.ca_path.empty() ? nullptr : options.ca_path.c_str();
+  if (SSL_CTX_load_verify_locations(ctx, file, path) != 1) {
+    ERR_clear_error();
+    throw std::runtime_error("cannot load trust anchors from " +
+                             (file ? "--ca-file " + options.ca_file : "--ca-path " + options.ca_path));
+  }
+}
+
+ClientTlsContext::~ClientTlsContext() = default;
+
+struct ClientTlsSession::Impl {
+  Impl(asio::ip::tcp::socket& socket, asio::ssl::context& ctx) : stream(socket, ctx) {}
+  asio::ssl::stream<asio::ip::tcp::socket&> stream;
+  VerifyRecord verify;
+};
+
+ClientTlsSession::ClientTlsSession(asio::ip::tcp::socket& socket, ClientTlsContext& context,
+                                   const std::string& server_name)
+    : impl_(std::make_unique<Impl>(socket, context.impl().context)) {
+  SSL* ssl = impl_->stream.native_handle();
+  SSL_set_ex_data(ssl, verify_record_index(), &impl_->verify);
+  // SNI is the MX host name (DESIGN.md §3); an IP literal must not be sent as SNI.
+  if (!server_name.empty()) SSL_set_tlsext_host_name(ssl, server_name.c_str());
+}
+
+ClientTlsSession::~ClientTlsSession() = default;
+
+asio::awaitable<HandshakeOutcome> ClientTlsSession::handshake() {
+  auto [ec] = co_await impl_->stream.async_handshake(asio::ssl::stream_base::client, as_result);
+  HandshakeOutcome out;
+  if (ec) {
+    out.error = ec;
+    out.detail = openssl_reason(ec);
+    out.closed_by_peer = ec == asio::ssl::error::stream_truncated || ec == asio::error::eof ||
+                         ec == asio::error::connection_reset;
+  }
+  ERR_clear_error();
+  co_return out;
+}
+
+TlsFacts ClientTlsSession::facts(const std::string& host) const {
+  SSL* ssl = impl_->stream.native_handle();
+  TlsFacts f;
+  f.version = SSL_get_version(ssl);
+  if (const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl)) {
+    f.cipher = SSL_CIPHER_get_name(cipher);
+    f.cipher_bits = SSL_CIPHER_get_bits(cipher, nullptr);
+  }
+  if (const int group = SSL_get_negotiated_group(ssl); group != 0) {
+    if (const char* name = SSL_group_to_name(ssl, group)) f.group = name;
+  }
+  X509* leaf = SSL_get0_peer_certificate(ssl);
+  if (!leaf) {
+    f.verdict = CertVerdict::anonymous;
+    return f;
+  }
+  STACK_OF(X509)* chain = SSL_get_peer_cert_chain(ssl);
+  f.cert = describe_certificate(leaf, chain ? sk_X509_num(chain) : 1);
+  f.name_matched = certificate_matches_host(leaf, host);
+  if (impl_->verify.first_error != X509_V_OK) {
+    f.verdict = CertVerdict::untrusted;
+    f.verify_error = X509_verify_cert_error_string(impl_->verify.first_error);
+    if (impl_->verify.first_error_depth > 0)
+      f.verify_error += " (at depth " + std::to_string(impl_->verify.first_error_depth) + ")";
+  } else {
+    f.verdict = f.name_matched ? CertVerdict::verified : CertVerdict::trusted;
+  }
+  return f;
+}
+
+asio::awaitable<std::pair<std::error_code, std::size_t>> ClientTlsSession::read_some(asio::mutable_buffer buffer) {
+  auto [ec, n] = co_await impl_->stream.async_read_some(buffer, as_result);
+  co_return std::pair<std::error_code, std::size_t>{ec, n};
+}
+
+asio::awaitable<std::error_code> ClientTlsSession::write_all(asio::const_buffer buffer) {
+  auto [ec, n] = co_await asio::async_write(impl_->stream, buffer, as_result);
+  (void)n;
+  co_return ec;
+}
+
+}  // namespace mxtls::tls
