@@ -43,6 +43,7 @@ constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr std::size_t udp_query_buffer_size = 4096;
 constexpr int max_cname_hops_served = 16;
 constexpr int port_zero_bind_attempts = 20;
+constexpr int udp_receive_buffer_bytes = 4 << 20;
 
 std::string rdf_text(const ldns_rdf* rdf) {
   if (rdf == nullptr) return {};
@@ -525,6 +526,10 @@ void ZoneServer::start() {
     udp_socket.open(udp::endpoint(state.listen_address, 0).protocol());
     udp_socket.bind(udp::endpoint(state.listen_address, state.requested_port));
     const std::uint16_t port = udp_socket.local_endpoint().port();
+    // A scan sends bursts of queries before this coroutine runs again; a larger receive
+    // buffer (best effort, the kernel caps it at rmem_max) saves them from being dropped.
+    asio::error_code ignored;
+    udp_socket.set_option(udp::socket::receive_buffer_size(udp_receive_buffer_bytes), ignored);
 
     tcp::acceptor acceptor(state.executor);
     const tcp::endpoint tcp_endpoint(state.listen_address, port);

@@ -286,6 +286,7 @@ std::string Fleet::describe() const {
       std::string names;
       for (const auto& n : host.names) names += (names.empty() ? "" : ", ") + n;
       out << (names.empty() ? "(no zone name points here)" : names);
+      if (host.personality == Personality::wrong_name) out << "  [certificate: " << unrelated_name << "]";
     }
     out << "\n";
   }

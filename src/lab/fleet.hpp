@@ -33,6 +33,7 @@ struct LabHost {
   Personality personality;
   asio::ip::address address;       // 127.25.0.x
   std::vector<std::string> names;  // zone names pointing here; the certificate names them
+                                   // (except wrong_name's, which names mx.elsewhere.test)
   bool listening = true;           // false for refuse: nothing listens, connections are refused
 };
 
@@ -63,7 +64,8 @@ class Fleet {
   Fleet& operator=(const Fleet&) = delete;
 
   // Binds DNS and SMTP. Throws std::runtime_error naming address:port when a bind fails
-  // (whatever was already started is stopped again).
+  // (whatever was already started is stopped again); std::invalid_argument from the DNS
+  // server when the zone text does not parse.
   void start();
   void stop();  // idempotent; call on the executor's thread
 

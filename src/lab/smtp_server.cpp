@@ -312,7 +312,7 @@ struct SmtpServer::State : std::enable_shared_from_this<State> {
       s.transcript.end_reason = "quit";
       const bool sent = co_await reply(s, "221 2.0.0 Bye\r\n");
       if (sent)
-        co_await s.channel.graceful_close(std::min(s.session_end, Clock::now() + std::chrono::seconds(1)));
+        co_await s.channel.graceful_close(std::min(s.session_end, Clock::now() + std::chrono::milliseconds(250)));
       co_return false;
     }
     if (verb == "MAIL" || verb == "RCPT" || verb == "DATA" || verb == "BDAT") {

@@ -247,7 +247,8 @@ struct ScriptedSmtp::State : std::enable_shared_from_this<State> {
       const Step& st = script[i];
       switch (st.kind) {
         case Step::Kind::send: {
-          if (auto ec = co_await channel.write(st.bytes, deadline())) {
+          const auto ec = co_await channel.write(st.bytes, deadline());
+          if (ec) {
             note_io_error(index, ec);
             fail(index, i, st, "write failed: " + ec.message());
             co_return true;
@@ -304,7 +305,8 @@ struct ScriptedSmtp::State : std::enable_shared_from_this<State> {
           co_return false;
         case Step::Kind::drip: {
           for (std::size_t b = 0; b < st.bytes.size(); ++b) {
-            if (auto ec = co_await channel.write(std::string_view(&st.bytes[b], 1), deadline())) {
+            const auto ec = co_await channel.write(std::string_view(&st.bytes[b], 1), deadline());
+            if (ec) {
               note_io_error(index, ec);
               fail(index, i, st, "write failed after " + std::to_string(b) + " bytes: " + ec.message());
               co_return true;
@@ -329,7 +331,8 @@ struct ScriptedSmtp::State : std::enable_shared_from_this<State> {
               const char c = static_cast<char>(x & 0xff);
               if (c != '\r' && c != '\n') chunk += c;
             }
-            if (auto ec = co_await channel.write(chunk, deadline())) {
+            const auto ec = co_await channel.write(chunk, deadline());
+            if (ec) {
               note_io_error(index, ec);
               fail(index, i, st, "write failed after " + std::to_string(sent) + " bytes: " + ec.message());
               co_return true;

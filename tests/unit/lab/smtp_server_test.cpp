@@ -101,6 +101,7 @@ TEST_CASE("smtp server: good personality, full session, MAIL/RCPT/DATA refused a
     CHECK((co_await client.command("VRFY postmaster")).code == 502);
     CHECK((co_await client.command("XYZZY")).code == 500);
     CHECK((co_await client.command("QUIT")).code == 221);
+    client.close();
     CHECK(co_await eventually([&] { return server.counters().active == 0; }));
   });
 
@@ -222,6 +223,7 @@ TEST_CASE("smtp server: plaintext pipelined after STARTTLS is discarded, not run
     CHECK((co_await client.read_reply()).code == 220);
     REQUIRE_FALSE(co_await client.start_tls("mx.unit.test"));
     CHECK((co_await client.command("QUIT")).code == 221);  // "EHLO evil" was never answered
+    client.close();
     CHECK(co_await eventually([&] { return server.counters().active == 0; }));
   });
   const auto transcripts = server.transcripts();
