@@ -261,6 +261,10 @@ def main():
     compared = len(rows)
     print("%d fields compared, %d disagreements, %d oracle sanity failures"
           % (compared, disagreements, len(sanity_failures)))
+    # One check per personality: all of its fields agree. Read by .ci/summarize.
+    personalities = sorted({row[0] for row in rows})
+    failed = sorted({row[0] for row in rows if not row[4]})
+    print("integration: %d passed, %d failed" % (len(personalities) - len(failed), len(failed)))
     return 0 if disagreements == 0 and not sanity_failures else 1
 
 
