@@ -85,7 +85,7 @@ int run_check(const CheckOptions& options) {
     tls::ClientTlsContext tls_context(tls_options(options.probe));
     asio::io_context io(1);
     auto results = check_domains(io, domains, resolver, settings, tls_context);
-    code = write_results(std::cout, results, options.probe.format, use_color(options.probe));
+    code = write_results(std::cout, results, options.probe.format, use_color(options.probe.format, options.probe.no_color));
   } catch (const std::exception& e) {
     std::cerr << "mxtls: " << e.what() << "\n";
     return 2;

@@ -33,9 +33,13 @@ void add_probe_options(CLI::App& command, ProbeOptions& o) {
   command.add_option("--probe-timeout", o.probe_timeout, "seconds for a whole probe")->capture_default_str();
   command.add_option("--dns-timeout", o.dns_timeout, "seconds per DNS attempt")->capture_default_str();
   command.add_option("--dns-attempts", o.dns_attempts, "DNS attempts per server")->capture_default_str()->check(CLI::Range(1, 10));
-  command.add_option("--format", o.format, "output: text, jsonl or csv")
-      ->transform(CLI::CheckedTransformer(std::map<std::string, Format>{{"text", Format::text}, {"jsonl", Format::jsonl}, {"csv", Format::csv}}, CLI::ignore_case));
+  add_format_option(command, o.format);
   command.add_flag("--no-color", o.no_color, "no ANSI colours in text output");
+}
+
+void add_format_option(CLI::App& command, Format& format) {
+  const std::map<std::string, Format> names{{"text", Format::text}, {"jsonl", Format::jsonl}, {"csv", Format::csv}};
+  command.add_option("--format", format, "output: text, jsonl or csv")->transform(CLI::CheckedTransformer(names, CLI::ignore_case));
 }
 
 dns::ResolverConfig resolver_config(const ProbeOptions& o) {
@@ -92,8 +96,8 @@ std::string local_fqdn() {
   return host;
 }
 
-bool use_color(const ProbeOptions& o) {
-  return !o.no_color && o.format == Format::text && std::getenv("NO_COLOR") == nullptr && isatty(STDOUT_FILENO);
+bool use_color(Format format, bool no_color) {
+  return !no_color && format == Format::text && std::getenv("NO_COLOR") == nullptr && isatty(STDOUT_FILENO);
 }
 
 }  // namespace mxtls::cli

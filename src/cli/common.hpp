@@ -30,6 +30,7 @@ struct ProbeOptions {
 };
 
 void add_probe_options(CLI::App& command, ProbeOptions& options);
+void add_format_option(CLI::App& command, Format& format);
 
 // Each throws std::invalid_argument/std::runtime_error with a message naming the bad input.
 dns::ResolverConfig resolver_config(const ProbeOptions& options);
@@ -40,6 +41,7 @@ tls::ClientTlsOptions tls_options(const ProbeOptions& options);
 // (gethostname and /etc/hosts): the scanner must not send DNS queries about itself.
 std::string local_fqdn();
 
-bool use_color(const ProbeOptions& options);
+// ANSI colour only for text on a terminal, unless --no-color or NO_COLOR says otherwise.
+bool use_color(Format format, bool no_color);
 
 }  // namespace mxtls::cli

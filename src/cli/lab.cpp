@@ -12,9 +12,6 @@
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
 
-#include <unistd.h>
-
-#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -62,6 +59,32 @@ std::string observed_summary(const DomainResult& d) {
 
 }  // namespace
 
+std::vector<DomainResult> check_lab_domains(asio::io_context& io, const lab::Fleet& fleet) {
+  ProbeOptions probe;
+  const auto dns = fleet.dns_endpoint();
+  probe.resolvers = {dns.address().to_string() + ":" + std::to_string(dns.port())};
+  probe.port = fleet.smtp_port();
+  probe.ehlo_name = "demo.mxtls.test";
+  probe.connect_timeout = 3;
+  probe.greeting_timeout = 8;  // the drip personality never finishes; the tarpit never starts
+  probe.command_timeout = 5;
+  probe.handshake_timeout = 5;
+  probe.probe_timeout = 20;
+  probe.dns_timeout = 2;
+  auto tls = tls_options(probe);
+  tls.ca_pem = fleet.ca_pem();
+  tls::ClientTlsContext tls_context(tls);
+
+  std::vector<NamedDomain> names;
+  for (const auto& d : fleet.domains()) {
+    auto ascii = normalize_domain(d.domain);
+    if (auto* error = std::get_if<NameError>(&ascii))
+      throw std::runtime_error("lab domain " + d.domain + ": " + error->reason);
+    names.push_back({d.domain, std::get<std::string>(ascii)});
+  }
+  return check_domains(io, names, resolver_config(probe), scan_settings(probe), tls_context);
+}
+
 void add_lab_command(CLI::App& app, LabOptions& o) {
   auto* lab = app.add_subcommand("lab", "run the simulated fleet of MX hosts and its DNS on loopback until stopped");
   lab->add_option("--zone", o.zone_file, "zone file to serve instead of the built-in lab zone")->check(CLI::ExistingFile);
@@ -75,8 +98,7 @@ void add_demo_command(CLI::App& app, DemoOptions& o) {
   auto* demo = app.add_subcommand("demo", "start the lab fleet and check every lab domain: the offline first run");
   demo->add_option("--smtp-port", o.smtp_port, "lab SMTP port (0: any free port)")->capture_default_str();
   demo->add_option("--dns-port", o.dns_port, "lab DNS port (0: any free port)")->capture_default_str();
-  demo->add_option("--format", o.format, "output: text, jsonl or csv")
-      ->transform(CLI::CheckedTransformer(std::map<std::string, Format>{{"text", Format::text}, {"jsonl", Format::jsonl}, {"csv", Format::csv}}, CLI::ignore_case));
+  add_format_option(*demo, o.format);
   demo->add_flag("--no-color", o.no_color, "no ANSI colours");
 }
 
@@ -121,34 +143,14 @@ int run_demo(const DemoOptions& o) {
     lab::Fleet fleet(io.get_executor(), options);
     fleet.start();
 
-    ProbeOptions probe;
-    probe.resolvers = {fleet.dns_endpoint().address().to_string() + ":" + std::to_string(fleet.dns_endpoint().port())};
-    probe.port = fleet.smtp_port();
-    probe.ehlo_name = "demo.mxtls.test";
-    // Short deadlines: the lab's tarpit must not make the first run slow.
-    probe.connect_timeout = 3;
-    probe.greeting_timeout = 8;
-    probe.command_timeout = 5;
-    probe.handshake_timeout = 5;
-    probe.probe_timeout = 20;
-    probe.dns_timeout = 2;
-    auto tls = tls_options(probe);
-    tls.ca_pem = fleet.ca_pem();
-    tls::ClientTlsContext tls_context(tls);
-
-    std::vector<NamedDomain> names;
-    for (const auto& d : fleet.domains()) {
-      auto ascii = normalize_domain(d.domain);
-      names.push_back({d.domain, std::get<std::string>(ascii)});
-    }
-    auto results = check_domains(io, names, resolver_config(probe), scan_settings(probe), tls_context);
+    auto results = check_lab_domains(io, fleet);
     const auto counters = fleet.totals();
     fleet.stop();
 
     if (o.format != Format::text) {
       write_results(std::cout, results, o.format, false);
     } else {
-      const bool color = !o.no_color && std::getenv("NO_COLOR") == nullptr && isatty(STDOUT_FILENO);
+      const bool color = use_color(o.format, o.no_color);
       std::cout << "mxtls demo: " << results.size() << " lab domains on 127.25.0.0/16, DNS "
                 << fleet.dns_endpoint() << ", SMTP port " << fleet.smtp_port() << "\n\n";
       report::write_summary_table(std::cout, results, {color});
@@ -170,6 +172,9 @@ int run_demo(const DemoOptions& o) {
     log << (mismatches == 0 ? "All " + std::to_string(results.size()) + " lab domains got their expected verdict."
                             : std::to_string(mismatches) + " lab domain(s) did not get the expected verdict.")
         << "\nThe scanner sent " << counters.mail_commands << " MAIL/RCPT/DATA commands (must be 0).\n";
+    if (o.format == Format::text)
+      log << "\nThe full report for one domain: start `mxtls lab --ca-out lab-ca.pem` and, beside it,\n"
+             "  mxtls check --resolver 127.25.0.53:5353 --port 2525 --ca-file lab-ca.pem good.test selfsigned.test\n";
     return mismatches == 0 && counters.mail_commands == 0 ? 0 : 1;
   } catch (const std::exception& e) {
     std::cerr << "mxtls demo: " << e.what() << "\n";

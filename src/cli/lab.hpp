@@ -3,10 +3,17 @@
 #pragma once
 
 #include "cli/common.hpp"
+#include "core/result.hpp"
 
 #include <CLI/CLI.hpp>
+#include <asio/io_context.hpp>
 
 #include <string>
+#include <vector>
+
+namespace mxtls::lab {
+class Fleet;
+}
 
 namespace mxtls::cli {
 
@@ -30,5 +37,9 @@ void add_demo_command(CLI::App& app, DemoOptions& options);
 int run_lab(const LabOptions& options);
 // Exit code 0 when every lab domain got its expected verdict, 1 otherwise.
 int run_demo(const DemoOptions& options);
+
+// Checks every domain of a started fleet through its DNS, trusting its CA, with deadlines short
+// enough that the tarpit does not make the first run slow; results in the fleet's order.
+std::vector<DomainResult> check_lab_domains(asio::io_context& io, const lab::Fleet& fleet);
 
 }  // namespace mxtls::cli

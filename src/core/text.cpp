@@ -74,6 +74,15 @@ std::string ascii_upper(std::string_view s) {
   return out;
 }
 
+std::string join(const std::vector<std::string>& items, std::string_view separator) {
+  std::string out;
+  for (const auto& item : items) {
+    if (!out.empty()) out += separator;
+    out += item;
+  }
+  return out;
+}
+
 std::string rfc3339_utc(std::chrono::system_clock::time_point tp) {
   const std::time_t t = std::chrono::system_clock::to_time_t(tp);
   std::tm tm{};

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace mxtls {
 
@@ -15,6 +16,9 @@ std::string printable(std::string_view bytes, std::size_t max_bytes = 512);
 
 std::string ascii_lower(std::string_view);
 std::string ascii_upper(std::string_view);
+
+// "a, b, c"
+std::string join(const std::vector<std::string>& items, std::string_view separator);
 
 // "2026-11-22T13:08:37Z"
 std::string rfc3339_utc(std::chrono::system_clock::time_point);

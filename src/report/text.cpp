@@ -39,15 +39,6 @@ class Painter {
 
 std::string safe(std::string_view s, std::size_t max_bytes = 512) { return terminal_safe(s, max_bytes); }
 
-std::string join(const std::vector<std::string>& items, std::string_view sep) {
-  std::string out;
-  for (const auto& item : items) {
-    if (!out.empty()) out += sep;
-    out += item;
-  }
-  return out;
-}
-
 bool has_non_ascii(std::string_view s) {
   return std::any_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
 }

@@ -27,15 +27,6 @@ bool contains(std::string_view haystack, std::string_view needle) {
   return haystack.find(needle) != std::string_view::npos;
 }
 
-std::string join(const std::vector<std::string>& items, std::string_view sep) {
-  std::string out;
-  for (const auto& item : items) {
-    if (!out.empty()) out += sep;
-    out += item;
-  }
-  return out;
-}
-
 // The probe texts are already sanitised by the SMTP layer; bound them again because a finding
 // quotes them and must stay one readable line.
 std::string quoted(std::string_view text, std::size_t max_bytes = 200) {

@@ -9,14 +9,7 @@
 
 namespace mxtls::smtp {
 
-std::string Reply::text() const {
-  std::string out;
-  for (const auto& line : lines) {
-    if (!out.empty()) out += " / ";
-    out += line;
-  }
-  return out;
-}
+std::string Reply::text() const { return join(lines, " / "); }
 
 void ReplyParser::reset() {
   state_ = State::need_more;

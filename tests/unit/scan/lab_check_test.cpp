@@ -1,8 +1,7 @@
 // End to end on the built-in lab fleet, in-process: DNS from the lab zone, one SMTP server
 // per personality on 127.25.0.x, scanned exactly as `mxtls check`/`mxtls demo` do. Every lab
 // domain must get its expected lock, and the deciding probe its expected status and verdict.
-#include "cli/check.hpp"
-#include "core/domain_name.hpp"
+#include "cli/lab.hpp"
 #include "lab/fleet.hpp"
 #include "report/verdict.hpp"
 
@@ -41,23 +40,7 @@ TEST_CASE("every lab personality gets its expected verdict") {
   lab::Fleet fleet(io.get_executor(), options);
   fleet.start();
 
-  cli::ProbeOptions probe;
-  probe.resolvers = {fleet.dns_endpoint().address().to_string() + ":" + std::to_string(fleet.dns_endpoint().port())};
-  probe.port = fleet.smtp_port();
-  probe.ehlo_name = "test.mxtls.test";
-  probe.connect_timeout = 2;
-  probe.greeting_timeout = 2;
-  probe.command_timeout = 2;
-  probe.handshake_timeout = 2;
-  probe.probe_timeout = 10;
-  probe.dns_timeout = 1;
-  auto tls = cli::tls_options(probe);
-  tls.ca_pem = fleet.ca_pem();
-  tls::ClientTlsContext context(tls);
-
-  std::vector<cli::NamedDomain> names;
-  for (const auto& d : fleet.domains()) names.push_back({d.domain, std::get<std::string>(normalize_domain(d.domain))});
-  const auto results = cli::check_domains(io, names, cli::resolver_config(probe), cli::scan_settings(probe), context);
+  const auto results = cli::check_lab_domains(io, fleet);
   REQUIRE(results.size() == fleet.domains().size());
 
   using S = Status;
