@@ -35,7 +35,7 @@ std::string observed_summary(const DomainResult& d) {
     case DomainKind::dns_error: return "DNS error";
     default: break;
   }
-  if (d.probes.empty()) return "no address for any MX";
+  if (d.probes.empty()) return "no probe";
   const auto order = report::delivery_order(d);
   const ProbeResult* decisive = &d.probes[order.front()];
   for (auto i : order)

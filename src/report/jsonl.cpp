@@ -140,9 +140,9 @@ std::string probe_record_json(const DomainResult& d, const ProbeResult& p) {
   o.integer("schema_version", schema_version);
   // The domain this record is filed under: a probe shared by several domains is copied.
   o.string("domain", d.domain.empty() ? p.domain : d.domain);
-  o.string("mx", p.mx);
+  o.nonempty_or_null("mx", p.mx);  // null: the MX lookup itself failed
   o.integer("preference", p.preference);
-  o.string("ip", p.ip);
+  o.nonempty_or_null("ip", p.ip);  // null: the MX host did not resolve
   o.integer("port", p.port);
   o.string("status", to_string(p.status));
   o.string_or_null("failed_phase", p.failed_phase ? to_string(*p.failed_phase) : "",

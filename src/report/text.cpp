@@ -278,6 +278,7 @@ Row summary_row(const DomainResult& d) {
     }
   for (std::size_t i : delivery_order(d)) {
     const ProbeResult& p = d.probes[i];
+    if (p.status == Status::dns_error) continue;  // already a note from the domain or MX host
     if (greeting_accepted(p)) {
       add_unique(mx_seen, p.mx);
       if (!p.tls) mx_without_tls.insert(p.mx);
@@ -311,7 +312,9 @@ void write_domain_report(std::ostream& out, const DomainResult& d, const TextOpt
 
   // Each MX host of the domain with its addresses; then probes of names not listed there
   // (e.g. the implicit MX when the scan does not list it as a host).
+  // DNS failure records are shown as their MX host's error line (or the domain's), not as probes.
   std::vector<bool> shown(d.probes.size(), false);
+  for (std::size_t i = 0; i < d.probes.size(); ++i) shown[i] = d.probes[i].status == Status::dns_error;
   const std::vector<std::size_t> order = delivery_order(d);
   auto write_host_probes = [&](const std::string& name, std::optional<int> preference) {
     for (std::size_t i : order) {

@@ -529,7 +529,7 @@ void judge_domain(DomainResult& d) {
     addresses_of_mx[mx_subject(p)].insert(probe_subject(p));
     for (Issue issue : probe_issues(p)) {
       if (p.status == Status::dns_error && issue == Issue::probe_failed &&
-          mx_with_dns_finding.count(p.mx))
+          (mx_with_dns_finding.count(p.mx) || p.failed_phase == Phase::resolve_mx))
         continue;
       Finding f = make_finding(issue, p);
       pending.push_back({mx_subject(p), f.subject, std::move(f)});

@@ -3,6 +3,7 @@
 #include "scan/domain.hpp"
 
 #include "core/gather.hpp"
+#include "core/text.hpp"
 #include "dns/resolver.hpp"
 
 #include <algorithm>
@@ -44,6 +45,22 @@ asio::awaitable<MxHost> resolve_host(dns::Resolver& resolver, MxHost host, const
   co_return host;
 }
 
+// The record for a lookup that stopped the domain or one MX before any connection: a probe
+// that failed in a DNS phase, so CSV and JSON Lines readers see every domain and MX host.
+ProbeResult dns_failure(const DomainResult& d, const std::string& mx, int preference, Phase phase,
+                        const std::string& error, std::uint16_t port) {
+  ProbeResult r;
+  r.domain = d.domain;
+  r.mx = mx;
+  r.preference = preference;
+  r.port = port;
+  r.status = Status::dns_error;
+  r.failed_phase = phase;
+  r.error = error;
+  r.started_at = rfc3339_utc(std::chrono::system_clock::now());
+  return r;
+}
+
 }  // namespace
 
 asio::awaitable<DomainResult> scan_domain(std::string input, std::string ascii_domain, dns::Resolver& resolver,
@@ -76,10 +93,12 @@ asio::awaitable<DomainResult> scan_domain(std::string input, std::string ascii_d
     case dns::Outcome::nxdomain:
       d.kind = DomainKind::nxdomain;
       d.error = describe(mx, d.domain, "MX");
+      d.probes.push_back(dns_failure(d, "", 0, Phase::resolve_mx, d.error, settings.port));
       co_return d;
     default:
       d.kind = DomainKind::dns_error;
       d.error = describe(mx, d.domain, "MX");
+      d.probes.push_back(dns_failure(d, "", 0, Phase::resolve_mx, d.error, settings.port));
       co_return d;
   }
 
@@ -101,6 +120,9 @@ asio::awaitable<DomainResult> scan_domain(std::string input, std::string ascii_d
     if (d.kind == DomainKind::mx) d.kind = DomainKind::no_mx_hosts;
     if (d.error.empty() && !d.mx_hosts.empty()) d.error = d.mx_hosts.front().error;
   }
+  for (const auto& host : d.mx_hosts)
+    if (host.addresses.empty())
+      d.probes.push_back(dns_failure(d, host.name, host.preference, Phase::resolve_addr, host.error, settings.port));
   co_return d;
 }
 

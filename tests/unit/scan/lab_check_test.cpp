@@ -58,7 +58,7 @@ TEST_CASE("every lab personality gets its expected verdict") {
       {"multi.test", {DomainKind::mx, S::refused, P::connect, {}}},
       {"nullmx.test", {DomainKind::null_mx, {}, {}, {}}},
       {"implicit.test", {DomainKind::implicit_mx, S::ok, {}, V::verified}},
-      {"missinghost.test", {DomainKind::no_mx_hosts, {}, {}, {}}},
+      {"missinghost.test", {DomainKind::no_mx_hosts, S::dns_error, P::resolve_addr, {}}},
       {"auth.test", {DomainKind::mx, S::ok, {}, V::verified}},
       {"injection.test", {DomainKind::mx, S::ok, {}, V::verified}},
       {"garbage.test", {DomainKind::mx, S::protocol_error, P::greeting, {}}},
@@ -66,7 +66,7 @@ TEST_CASE("every lab personality gets its expected verdict") {
       {"closemid.test", {DomainKind::mx, S::tls_error, P::handshake, {}}},
       {"greeting554.test", {DomainKind::mx, S::smtp_reject, P::greeting, {}}},
       {"例え.test", {DomainKind::mx, S::ok, {}, V::verified}},
-      {"nosuchdomain.test", {DomainKind::nxdomain, {}, {}, {}}},
+      {"nosuchdomain.test", {DomainKind::nxdomain, S::dns_error, P::resolve_mx, {}}},
   };
 
   for (std::size_t i = 0; i < results.size(); ++i) {
@@ -107,6 +107,13 @@ TEST_CASE("every lab personality gets its expected verdict") {
   CHECK(find("multi.test").gmail_lock == GmailLock::grey);
   CHECK(find("missinghost.test").mx_hosts.at(0).error.find("no such host") != std::string::npos);
   CHECK(find("nosuchdomain.test").error.find("NXDOMAIN") != std::string::npos);
+  // DNS failures are records too: one per domain or MX host, so CSV readers see them.
+  const auto& missing = find("missinghost.test").probes.at(0);
+  CHECK(missing.mx == "mx.missinghost.test");
+  CHECK(missing.ip.empty());
+  CHECK(missing.error.find("no such host") != std::string::npos);
+  CHECK(find("nosuchdomain.test").probes.at(0).mx.empty());
+  CHECK(find("nullmx.test").probes.empty());  // a null MX is an answer, not a failure
   CHECK(fleet.totals().mail_commands == 0);
   fleet.stop();
 }
