@@ -3,6 +3,8 @@
 // custom zone) keeps "good" verified for every name that points at the good server.
 #include "lab/fleet.hpp"
 
+#include "core/text.hpp"
+
 #include "dns/zone_server.hpp"
 #include "lab/channel.hpp"
 #include "lab/zone_hosts.hpp"
@@ -283,9 +285,7 @@ std::string Fleet::describe() const {
     if (!host.listening) {
       out << "(nothing listens: connections are refused)";
     } else {
-      std::string names;
-      for (const auto& n : host.names) names += (names.empty() ? "" : ", ") + n;
-      out << (names.empty() ? "(no zone name points here)" : names);
+      out << (host.names.empty() ? std::string("(no zone name points here)") : join(host.names, ", "));
       if (host.personality == Personality::wrong_name) out << "  [certificate: " << unrelated_name << "]";
     }
     out << "\n";

@@ -91,12 +91,8 @@ asio::awaitable<DomainResult> scan_domain(std::string input, std::string ascii_d
       hosts.push_back(MxHost{d.domain, 0, {}, {}});
       break;
     case dns::Outcome::nxdomain:
-      d.kind = DomainKind::nxdomain;
-      d.error = describe(mx, d.domain, "MX");
-      d.probes.push_back(dns_failure(d, "", 0, Phase::resolve_mx, d.error, settings.port));
-      co_return d;
     default:
-      d.kind = DomainKind::dns_error;
+      d.kind = mx.outcome == dns::Outcome::nxdomain ? DomainKind::nxdomain : DomainKind::dns_error;
       d.error = describe(mx, d.domain, "MX");
       d.probes.push_back(dns_failure(d, "", 0, Phase::resolve_mx, d.error, settings.port));
       co_return d;
