@@ -1,6 +1,7 @@
 // mxtls command line: wiring of the subcommands only; each lives in src/cli/.
 #include "cli/check.hpp"
 #include "cli/lab.hpp"
+#include "cli/scan.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -17,6 +18,10 @@ int main(int argc, char** argv) {
   mxtls::cli::add_lab_command(app, lab);
   mxtls::cli::DemoOptions demo;
   mxtls::cli::add_demo_command(app, demo);
+  mxtls::cli::ScanOptions scan;
+  mxtls::cli::add_scan_command(app, scan);
+  mxtls::cli::ReportOptions report;
+  mxtls::cli::add_report_command(app, report);
 
   try {
     app.parse(argc, argv);
@@ -28,5 +33,7 @@ int main(int argc, char** argv) {
   if (app.got_subcommand("check")) return mxtls::cli::run_check(check);
   if (app.got_subcommand("lab")) return mxtls::cli::run_lab(lab);
   if (app.got_subcommand("demo")) return mxtls::cli::run_demo(demo);
+  if (app.got_subcommand("scan")) return mxtls::cli::run_scan(scan);
+  if (app.got_subcommand("report")) return mxtls::cli::run_report(report);
   return 2;
 }

@@ -33,6 +33,7 @@ constexpr std::array status_names{
     std::pair{Status::tls_error, "tls-error"},
     std::pair{Status::dns_error, "dns-error"},
     std::pair{Status::internal, "internal"},
+    std::pair{Status::excluded, "excluded"},
 };
 
 template <typename Table, typename Enum>
@@ -77,6 +78,7 @@ std::string_view to_string(DomainKind k) {
     case DomainKind::nxdomain: return "nxdomain";
     case DomainKind::no_mx_hosts: return "no-mx-hosts";
     case DomainKind::dns_error: return "dns-error";
+    case DomainKind::excluded: return "excluded";
   }
   return "?";
 }

@@ -39,6 +39,7 @@ enum class Status {
   tls_error,       // handshake failed
   dns_error,       // name resolution failed
   internal,        // our own failure (out of sockets, …)
+  excluded,        // never contacted: the address, MX or domain is on the --exclude list
 };
 
 // Postfix's words for the peer certificate (DESIGN.md §3).
@@ -110,6 +111,10 @@ struct ProbeResult {
   std::vector<std::string> ehlo_after_tls;      // keywords after TLS
   std::vector<PhaseTime> phase_ms;
   std::int64_t elapsed_ms = 0;
+  // Connections made for this result: more than 1 when a 4xx (421 busy, …) was backed off
+  // and retried by the bulk scheduler; what each earlier try got, with its time.
+  int attempts = 1;
+  std::vector<std::string> earlier_attempts;
 
   // When the same (IP, port, MX) serves several domains the probe runs once and is copied.
 };
@@ -121,6 +126,7 @@ enum class DomainKind {
   nxdomain,     // the domain does not exist
   no_mx_hosts,  // MX records exist but none resolves
   dns_error,    // SERVFAIL / timeout on the MX lookup
+  excluded,     // on the --exclude list: not even resolved
 };
 std::string_view to_string(DomainKind);
 

@@ -5,6 +5,9 @@
 
 #include "dns/wire.hpp"
 
+#include "core/text.hpp"
+#include "core/waiting.hpp"
+
 #include <asio/buffer.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
@@ -20,6 +23,9 @@
 #include <array>
 #include <charconv>
 #include <fstream>
+#include <list>
+#include <memory>
+#include <unordered_map>
 #include <random>
 #include <sstream>
 #include <stdexcept>
@@ -113,6 +119,7 @@ bool worth_asking_elsewhere(const wire::ParsedResponse& response) {
 struct Resolver::Impl {
   asio::any_io_executor executor;
   ResolverConfig config;
+  CacheCounters counters{};
 
   struct Resolution {
     Answer answer;
@@ -337,12 +344,51 @@ struct Resolver::Impl {
     }
   }
 
+  // ---- cache: one query per (type, name) while the entry lives ----
+  struct CacheEntry {
+    explicit CacheEntry(const asio::any_io_executor& ex) : resolution(ex) {}
+    SharedValue<Resolution> resolution;
+    std::list<std::string>::iterator position;
+    bool finished = false;
+  };
+  std::unordered_map<std::string, std::shared_ptr<CacheEntry>> cache{};
+  std::list<std::string> cache_order{};  // finished entries, most recently used first
+
+  asio::awaitable<Resolution> cached_resolve(const std::string& name, RecordType type) {
+    if (config.cache_entries == 0) {
+      ++counters.queries;
+      Resolution fresh = co_await resolve(name, type);
+      co_return fresh;
+    }
+    const std::string key = std::to_string(static_cast<int>(type)) + " " + ascii_lower(name);
+    if (const auto found = cache.find(key); found != cache.end()) {
+      std::shared_ptr<CacheEntry> entry = found->second;
+      if (entry->finished) cache_order.splice(cache_order.begin(), cache_order, entry->position);
+      ++counters.hits;
+      Resolution shared = co_await entry->resolution.get();
+      co_return shared;
+    }
+    auto entry = std::make_shared<CacheEntry>(executor);
+    cache.emplace(key, entry);
+    ++counters.queries;
+    Resolution fresh = co_await resolve(name, type);
+    entry->resolution.set(fresh);
+    cache_order.push_front(key);
+    entry->position = cache_order.begin();
+    entry->finished = true;
+    while (cache_order.size() > config.cache_entries) {
+      cache.erase(cache_order.back());
+      cache_order.pop_back();
+    }
+    co_return fresh;
+  }
+
   // Runs a lookup and converts it to the typed answer; nothing escapes as an exception.
   template <typename TypedAnswer, typename Fill>
   asio::awaitable<TypedAnswer> lookup(std::string name, RecordType type, Fill fill) {
     TypedAnswer typed;
     try {
-      Resolution resolution = co_await resolve(name, type);
+      Resolution resolution = co_await cached_resolve(name, type);
       static_cast<Answer&>(typed) = std::move(resolution.answer);
       fill(typed, resolution.response);
     } catch (const std::exception& e) {
@@ -360,6 +406,7 @@ Resolver::Resolver(asio::any_io_executor executor, ResolverConfig config)
 Resolver::~Resolver() = default;
 
 const ResolverConfig& Resolver::config() const { return impl_->config; }
+const CacheCounters& Resolver::cache_counters() const { return impl_->counters; }
 
 asio::awaitable<MxAnswer> Resolver::mx(std::string name) {
   co_return co_await impl_->lookup<MxAnswer>(

@@ -61,6 +61,15 @@ struct ResolverConfig {
   std::chrono::milliseconds timeout{2000};       // per attempt
   int attempts = 3;                              // rounds over all servers
   bool request_dnssec = true;                    // set DO and AD in queries so the AD bit is returned
+  // Answers kept for reuse (bulk scans: thousands of domains share MX hosts). 0: no cache.
+  // Concurrent lookups of one name and type share one query. Failures are kept as well, so
+  // a dead name server costs its timeout once per name, not once per domain.
+  std::size_t cache_entries = 0;
+};
+
+struct CacheCounters {
+  std::uint64_t queries = 0;  // lookups that went to the network
+  std::uint64_t hits = 0;     // lookups answered from the cache or an identical lookup in flight
 };
 
 // Nameservers from a resolv.conf ("nameserver" lines, port 53); errors name file:line.
@@ -83,6 +92,7 @@ class Resolver {
   asio::awaitable<TlsaAnswer> tlsa(std::string name);
 
   const ResolverConfig& config() const;
+  const CacheCounters& cache_counters() const;
 
  private:
   struct Impl;

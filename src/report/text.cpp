@@ -93,6 +93,7 @@ void write_lock(std::ostream& out, const DomainResult& d, const Painter& paint) 
       case DomainKind::nxdomain: out << "the domain does not exist"; break;
       case DomainKind::dns_error: out << "the MX lookup failed"; break;
       case DomainKind::no_mx_hosts: out << "no MX host has an address"; break;
+      case DomainKind::excluded: out << "excluded from the scan"; break;
       default: out << "no MX host answered"; break;
     }
   }

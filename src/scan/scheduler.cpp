@@ -1,0 +1,166 @@
+// Probe scheduling for bulk scans: see scheduler.hpp. Order of waiting matters: a probe first
+// waits for its destination's per-IP slot and only then takes a global connection slot, so
+// thousands of domains queued behind one provider never hold the slots other servers need.
+#include "scan/scheduler.hpp"
+
+#include "core/text.hpp"
+
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+
+namespace mxtls::scan {
+
+bool temporary_rejection(const ProbeResult& r) {
+  if (r.status != Status::smtp_reject || !r.failed_phase) return false;
+  switch (*r.failed_phase) {
+    case Phase::greeting: return r.greeting_code / 100 == 4;
+    case Phase::starttls: return r.starttls_code / 100 == 4;
+    case Phase::ehlo: return r.error.starts_with("EHLO answered 4");
+    default: return false;
+  }
+}
+
+struct ProbeScheduler::Entry {
+  explicit Entry(const asio::any_io_executor& ex) : result(ex) {}
+  SharedValue<ProbeResult> result;
+  std::list<std::string>::iterator lru_position;
+  bool in_lru = false;
+};
+
+struct ProbeScheduler::AddressSlots {
+  AddressSlots(const asio::any_io_executor& ex, std::size_t cap) : slots(ex, cap) {}
+  Slots slots;
+  std::size_t users = 0;  // probes holding or waiting for a slot; the entry goes at 0
+};
+
+ProbeScheduler::ProbeScheduler(asio::any_io_executor executor, SchedulerSettings settings, Prober prober,
+                               const ExclusionList* exclude)
+    : executor_(executor),
+      settings_(settings),
+      prober_(std::move(prober)),
+      exclude_(exclude),
+      connections_(executor, settings.concurrency),
+      pacer_(settings.rate) {}
+
+ProbeScheduler::~ProbeScheduler() = default;
+
+namespace {
+
+std::string probe_key(const ProbeTarget& t) {
+  return t.address.to_string() + "|" + std::to_string(t.port) + "|" + t.mx;
+}
+
+// A shared result filed under another domain: the facts are the server's, the domain and the
+// MX preference are the asking domain's.
+ProbeResult filed_under(ProbeResult result, const ProbeTarget& target) {
+  result.domain = target.domain;
+  result.preference = target.preference;
+  return result;
+}
+
+ProbeResult excluded_result(const ProbeTarget& target, const std::string& rule) {
+  ProbeResult r;
+  r.domain = target.domain;
+  r.mx = target.mx;
+  r.preference = target.preference;
+  r.ip = target.address.to_string();
+  r.port = target.port;
+  r.status = Status::excluded;
+  r.failed_phase = Phase::connect;
+  r.error = "not contacted: excluded by " + rule;
+  r.started_at = rfc3339_utc(std::chrono::system_clock::now());
+  r.attempts = 0;
+  return r;
+}
+
+}  // namespace
+
+asio::awaitable<ProbeResult> ProbeScheduler::run(ProbeTarget target) {
+  if (exclude_ != nullptr) {
+    auto rule = exclude_->match_address(target.address);
+    if (!rule) rule = exclude_->match_domain(target.mx);
+    if (rule) {
+      ++counters_.excluded;
+      co_return excluded_result(target, *rule);
+    }
+  }
+  const std::string key = probe_key(target);
+  if (const auto found = probes_.find(key); found != probes_.end()) {
+    std::shared_ptr<Entry> entry = found->second;  // keeps it alive if evicted meanwhile
+    if (entry->in_lru) lru_.splice(lru_.begin(), lru_, entry->lru_position);
+    ++counters_.reused;
+    ProbeResult shared = co_await entry->result.get();
+    co_return filed_under(std::move(shared), target);
+  }
+  auto entry = std::make_shared<Entry>(executor_);
+  probes_.emplace(key, entry);
+  ProbeResult result = co_await probe_with_retries(target);
+  ++counters_.probes;
+  entry->result.set(result);
+  remember(key, entry);
+  co_return result;
+}
+
+void ProbeScheduler::remember(const std::string& key, const std::shared_ptr<Entry>& entry) {
+  lru_.push_front(key);
+  entry->lru_position = lru_.begin();
+  entry->in_lru = true;
+  while (lru_.size() > settings_.cache_entries) {
+    const std::string& oldest = lru_.back();
+    if (const auto it = probes_.find(oldest); it != probes_.end()) {
+      it->second->in_lru = false;
+      probes_.erase(it);
+    }
+    lru_.pop_back();
+  }
+}
+
+asio::awaitable<ProbeResult> ProbeScheduler::probe_with_retries(const ProbeTarget& target) {
+  std::vector<std::string> earlier;
+  for (int attempt = 1;; ++attempt) {
+    ProbeResult result = co_await probe_once(target);
+    if (!temporary_rejection(result) || attempt > settings_.retries) {
+      result.attempts = attempt;
+      result.earlier_attempts = std::move(earlier);
+      co_return result;
+    }
+    // Back off without holding any slot: the server asked us to come back later.
+    earlier.push_back(result.started_at + " " + result.error);
+    ++counters_.retries;
+    asio::steady_timer pause(executor_, settings_.retry_delay * (1 << std::min(attempt - 1, 10)));
+    auto [ec] = co_await pause.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+    (void)ec;
+  }
+}
+
+asio::awaitable<ProbeResult> ProbeScheduler::probe_once(const ProbeTarget& target) {
+  const std::string address = target.address.to_string();
+  auto& slot_entry = per_address_[address];
+  if (!slot_entry) slot_entry = std::make_unique<AddressSlots>(executor_, settings_.per_ip);
+  AddressSlots* destination = slot_entry.get();  // stable: the map holds it by pointer
+  ++destination->users;
+  ProbeResult result;
+  {
+    co_await destination->slots.acquire();
+    SlotLease address_lease(destination->slots);
+    co_await connections_.acquire();
+    SlotLease connection_lease(connections_);
+    co_await pacer_.wait();
+    ++counters_.connections;
+    try {
+      result = co_await prober_(target);
+    } catch (const std::exception& e) {  // run_probe does not throw; a custom prober might
+      result.domain = target.domain;
+      result.mx = target.mx;
+      result.ip = address;
+      result.port = target.port;
+      result.status = Status::internal;
+      result.error = e.what();
+    }
+  }
+  if (--destination->users == 0 && destination->slots.idle()) per_address_.erase(address);
+  co_return result;
+}
+
+}  // namespace mxtls::scan
