@@ -277,7 +277,7 @@ int run_scan(const ScanOptions& options) {
     if (!quiet) {
       const auto& s = bulk.scheduler().counters();
       const auto& dns_counts = resolver.cache_counters();
-      std::cerr << "mxtls: " << c.finished << " domains scanned";
+      std::cerr << "mxtls: " << c.finished << (c.finished == 1 ? " domain" : " domains") << " scanned";
       if (c.already_done) std::cerr << ", " << c.already_done << " done earlier (--resume)";
       if (c.other_shards) std::cerr << ", " << c.other_shards << " left to other shards";
       if (c.duplicates) std::cerr << ", " << c.duplicates << " duplicates dropped";
@@ -331,6 +331,16 @@ int run_report(const ReportOptions& options) {
       problems = true;
       continue;
     }
+    // CSV has no per-domain records to summarise from: say so instead of a line-by-line flood.
+    std::string first;
+    std::getline(in, first);
+    if (first.rfind("schema_version,", 0) == 0) {
+      std::cerr << "mxtls: " << path << " is CSV; report reads the JSON Lines output (scan --format jsonl)\n";
+      problems = true;
+      continue;
+    }
+    in.clear();
+    in.seekg(0);
     report::JsonlDomainReader reader(in, path);
     while (auto d = reader.next()) {
       if (!seen.insert(d->domain)) {

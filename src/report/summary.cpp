@@ -122,7 +122,7 @@ void SummaryBuilder::add(const DomainDigest& g) {
 void SummaryBuilder::write_text(std::ostream& out, const SummaryOptions& options) const {
   const auto bold = [&](const std::string& text) { return options.color ? "\x1b[1m" + text + "\x1b[0m" : text; };
   const std::uint64_t with_lock = all_.domains;
-  out << bold("Summary: " + count(domains_) + " domains") << "\n";
+  out << bold("Summary: " + count(domains_) + (domains_ == 1 ? " domain" : " domains")) << "\n";
   out << "  can receive mail       " << padded(count(with_lock), 12, true) << "\n";
   out << "  encrypted (grey lock)  " << padded(count(all_.grey), 12, true) << "  " << percent(all_.grey, with_lock) << "\n";
   out << "  cleartext (red lock)   " << padded(count(all_.red), 12, true) << "  " << percent(all_.red, with_lock) << "\n";
