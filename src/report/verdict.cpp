@@ -318,6 +318,7 @@ std::vector<Finding> domain_findings(const DomainResult& d) {
       break;
     case DomainKind::mx:
     case DomainKind::no_mx_hosts:
+    case DomainKind::excluded:  // the scan chose not to look: nothing to judge
       break;
   }
 
