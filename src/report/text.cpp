@@ -270,6 +270,7 @@ Row summary_row(const DomainResult& d) {
     case DomainKind::nxdomain: notes.emplace_back("NXDOMAIN"); break;
     case DomainKind::dns_error: notes.emplace_back("DNS error"); break;
     case DomainKind::no_mx_hosts: notes.emplace_back("no MX address"); break;
+    case DomainKind::excluded: notes.emplace_back("excluded"); break;
     case DomainKind::mx: break;
   }
   for (const auto& h : d.mx_hosts)
