@@ -1,6 +1,8 @@
 // mxtls command line: wiring of the subcommands only; each lives in src/cli/.
 #include "cli/check.hpp"
+#include "cli/headers.hpp"
 #include "cli/lab.hpp"
+#include "cli/listen.hpp"
 #include "cli/scan.hpp"
 
 #include <CLI/CLI.hpp>
@@ -23,6 +25,11 @@ int main(int argc, char** argv) {
   mxtls::cli::ReportOptions report;
   mxtls::cli::add_report_command(app, report);
 
+  mxtls::cli::ListenOptions listen;
+  mxtls::cli::add_listen_command(app, listen);
+  mxtls::cli::HeadersOptions headers;
+  mxtls::cli::add_headers_command(app, headers);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -35,5 +42,7 @@ int main(int argc, char** argv) {
   if (app.got_subcommand("demo")) return mxtls::cli::run_demo(demo);
   if (app.got_subcommand("scan")) return mxtls::cli::run_scan(scan);
   if (app.got_subcommand("report")) return mxtls::cli::run_report(report);
+  if (app.got_subcommand("listen")) return mxtls::cli::run_listen(listen);
+  if (app.got_subcommand("headers")) return mxtls::cli::run_headers(headers);
   return 2;
 }

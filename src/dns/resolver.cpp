@@ -3,6 +3,7 @@
 // servers, and falls back to TCP on truncation. ldns work lives in dns/wire.
 #include "dns/resolver.hpp"
 
+#include "dns/ldns_handles.hpp"
 #include "dns/wire.hpp"
 
 #include "core/text.hpp"
@@ -519,6 +520,124 @@ std::vector<asio::ip::udp::endpoint> servers_from_resolv_conf(const std::string&
     servers.emplace_back(ip, dns_port);
   }
   return servers;
+}
+
+// ---- reverse lookups (PTR) ---------------------------------------------------------------------
+// For `mxtls listen` (the peer's reverse name). dns/wire reads only the record types a scan
+// needs, so the PTR answer is checked by wire::structure_problem() and then read with ldns here.
+
+namespace {
+
+// "1.2.0.192.in-addr.arpa." / nibbles of "…ip6.arpa.".
+std::string reverse_query_name(const asio::ip::address& address) {
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string name;
+  if (address.is_v4()) {
+    const auto bytes = address.to_v4().to_bytes();
+    for (auto it = bytes.rbegin(); it != bytes.rend(); ++it) name += std::to_string(*it) + ".";
+    return name + "in-addr.arpa.";
+  }
+  const auto bytes = address.to_v6().to_bytes();
+  for (auto it = bytes.rbegin(); it != bytes.rend(); ++it) {
+    name += hex[*it & 0xF];
+    name += '.';
+    name += hex[*it >> 4];
+    name += '.';
+  }
+  return name + "ip6.arpa.";
+}
+
+// The answer to (id, qname) read from one datagram, or nothing when it answers something else.
+std::optional<PtrAnswer> read_ptr_answer(std::span<const std::uint8_t> data, std::uint16_t id, const ldns_rdf* qname) {
+  if (wire::structure_problem(data)) return std::nullopt;
+  ldns_pkt* raw = nullptr;
+  if (ldns_wire2pkt(&raw, data.data(), data.size()) != LDNS_STATUS_OK) return std::nullopt;
+  mxtls::dns::detail::LdnsPktPtr packet(raw);
+  if (ldns_pkt_id(packet.get()) != id || !ldns_pkt_qr(packet.get())) return std::nullopt;
+  const ldns_rr_list* question = ldns_pkt_question(packet.get());
+  if (ldns_rr_list_rr_count(question) != 1) return std::nullopt;
+  const ldns_rr* asked = ldns_rr_list_rr(question, 0);
+  if (ldns_rr_get_type(asked) != LDNS_RR_TYPE_PTR || ldns_dname_compare(ldns_rr_owner(asked), qname) != 0)
+    return std::nullopt;
+  PtrAnswer answer;
+  answer.authenticated = ldns_pkt_ad(packet.get());
+  const ldns_rr_list* records = ldns_pkt_answer(packet.get());
+  for (std::size_t i = 0; i < ldns_rr_list_rr_count(records) && answer.names.size() < 8; ++i) {
+    const ldns_rr* rr = ldns_rr_list_rr(records, i);
+    if (ldns_rr_get_type(rr) != LDNS_RR_TYPE_PTR || ldns_rr_rd_count(rr) < 1) continue;
+    mxtls::dns::detail::MallocPtr<char> text(ldns_rdf2str(ldns_rr_rdf(rr, 0)));
+    if (!text) continue;
+    std::string name = printable(text.get(), 255);
+    if (name.size() > 1 && name.back() == '.') name.pop_back();
+    answer.names.push_back(std::move(name));
+  }
+  const unsigned rcode = ldns_pkt_get_rcode(packet.get());
+  if (rcode == wire::rcode_noerror) answer.outcome = answer.names.empty() ? Outcome::nodata : Outcome::ok;
+  else if (rcode == wire::rcode_nxdomain) answer.outcome = Outcome::nxdomain;
+  else if (rcode == wire::rcode_servfail) answer.outcome = Outcome::servfail;
+  else answer.outcome = Outcome::refused;
+  if (answer.outcome != Outcome::ok) answer.detail = wire::rcode_name(rcode);
+  return answer;
+}
+
+// Datagrams from the connected server until one answers our question (others are skipped).
+asio::awaitable<std::optional<PtrAnswer>> receive_ptr(udp::socket& socket, std::uint16_t id, const ldns_rdf* qname) {
+  std::vector<std::uint8_t> buffer(udp_receive_buffer_size);
+  for (;;) {
+    auto [error, size] = co_await socket.async_receive(asio::buffer(buffer), use_tuple);
+    if (error) co_return std::nullopt;
+    auto answer = read_ptr_answer(std::span(buffer.data(), size), id, qname);
+    if (answer) co_return answer;
+  }
+}
+
+}  // namespace
+
+asio::awaitable<PtrAnswer> Resolver::ptr(asio::ip::address address) {
+  PtrAnswer result;
+  const std::string name = reverse_query_name(address);
+  mxtls::dns::detail::LdnsRdfPtr qname(ldns_dname_new_frm_str(name.c_str()));
+  if (!qname) {
+    result.detail = "cannot build the reverse name of " + address.to_string();
+    co_return result;
+  }
+  result.outcome = Outcome::timeout;
+  result.detail = "no answer for " + name + " PTR";
+  for (int round = 0; round < std::max(1, impl_->config.attempts); ++round) {
+    for (const auto& server : impl_->config.servers) {
+      const std::uint16_t id = random_query_id();
+      mxtls::dns::detail::LdnsPktPtr query(ldns_pkt_query_new(ldns_rdf_clone(qname.get()), LDNS_RR_TYPE_PTR, LDNS_RR_CLASS_IN, LDNS_RD));
+      if (!query) continue;
+      ldns_pkt_set_id(query.get(), id);
+      std::uint8_t* wire_bytes = nullptr;
+      std::size_t wire_size = 0;
+      if (ldns_pkt2wire(&wire_bytes, query.get(), &wire_size) != LDNS_STATUS_OK) continue;
+      mxtls::dns::detail::MallocPtr<std::uint8_t> wire_owner(wire_bytes);
+      udp::socket socket(impl_->executor);
+      asio::error_code error;
+      socket.open(server.protocol(), error);
+      if (!error) socket.connect(server, error);
+      if (error) continue;
+      auto [send_error, sent] = co_await socket.async_send(asio::buffer(wire_bytes, wire_size), use_tuple);
+      if (send_error) continue;
+      asio::steady_timer deadline(impl_->executor, impl_->config.timeout);
+      auto outcome = co_await (receive_ptr(socket, id, qname.get()) || deadline.async_wait(use_tuple));
+      if (outcome.index() != 0) {
+        result.detail = "no answer for " + name + " PTR from " + endpoint_text(server) + " within " +
+                        std::to_string(impl_->config.timeout.count()) + " ms";
+        continue;
+      }
+      std::optional<PtrAnswer> answer = std::get<0>(std::move(outcome));
+      if (!answer) continue;
+      if (answer->outcome != Outcome::ok && !answer->detail.empty())
+        answer->detail += " for " + name + " PTR from " + endpoint_text(server);
+      result = std::move(*answer);
+      // NOERROR and NXDOMAIN are final; SERVFAIL/REFUSED let another server try.
+      if (result.outcome == Outcome::ok || result.outcome == Outcome::nodata || result.outcome == Outcome::nxdomain)
+        co_return result;
+    }
+  }
+  co_return result;
 }
 
 }  // namespace mxtls::dns

@@ -56,6 +56,11 @@ struct TlsaAnswer : Answer {
   std::vector<TlsaRecord> records;
 };
 
+// Reverse (PTR) names of an address, without trailing dots.
+struct PtrAnswer : Answer {
+  std::vector<std::string> names;
+};
+
 struct ResolverConfig {
   std::vector<asio::ip::udp::endpoint> servers;  // tried in order
   std::chrono::milliseconds timeout{2000};       // per attempt
@@ -90,6 +95,9 @@ class Resolver {
   asio::awaitable<AddressAnswer> aaaa(std::string name);
   asio::awaitable<TxtAnswer> txt(std::string name);
   asio::awaitable<TlsaAnswer> tlsa(std::string name);
+  // PTR of in-addr.arpa / ip6.arpa for `address`: one UDP question per server and attempt,
+  // under the configured timeout (no TCP fallback: a PTR answer fits in 512 bytes).
+  asio::awaitable<PtrAnswer> ptr(asio::ip::address address);
 
   const ResolverConfig& config() const;
   const CacheCounters& cache_counters() const;

@@ -4,6 +4,7 @@
 #include "tls/server.hpp"
 
 #include "ossl/errors.hpp"
+#include "tls/certificate.hpp"
 
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/ssl.hpp>
@@ -25,6 +26,10 @@ constexpr auto as_tuple_awaitable = asio::experimental::as_tuple(asio::use_await
   const std::string reason = ossl::take_openssl_errors();
   throw std::runtime_error("TLS server context: " + what + (reason.empty() ? "" : ": " + reason));
 }
+
+// The client certificate is recorded, not judged: a sending MTA's certificate says who it claims
+// to be, and refusing the handshake over it would turn a TLS session into a cleartext one.
+int accept_any_client_certificate(int /*preverify_ok*/, X509_STORE_CTX* /*context*/) { return 1; }
 
 int openssl_version(ProtocolVersion version) {
   switch (version) {
@@ -65,6 +70,13 @@ ServerContext::ServerContext(const Credentials& credentials, const ServerOptions
     fail("unusable cipher list '" + options.cipher_list + "'");
   if (!options.ciphersuites.empty() && SSL_CTX_set_ciphersuites(ctx, options.ciphersuites.c_str()) != 1)
     fail("unusable TLS 1.3 ciphersuites '" + options.ciphersuites + "'");
+
+  if (options.request_client_certificate) {
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, accept_any_client_certificate);
+    // With no session cache, OpenSSL still insists on a context id once it verifies peers.
+    static constexpr unsigned char session_id_context[] = "mxtls-listen";
+    SSL_CTX_set_session_id_context(ctx, session_id_context, sizeof session_id_context - 1);
+  }
 
   std::error_code ec;
   const std::string chain = credentials.cert_pem + "\n" + credentials.chain_pem;
@@ -127,6 +139,32 @@ std::string ServerStream::cipher() const {
 std::string ServerStream::server_name() const {
   const char* name = SSL_get_servername(impl_->stream.native_handle(), TLSEXT_NAMETYPE_host_name);
   return name ? name : "";
+}
+
+std::string ServerStream::group() const {
+  SSL* ssl = impl_->stream.native_handle();
+  if (!SSL_is_init_finished(ssl)) return {};
+  const int group = SSL_get_negotiated_group(ssl);
+  if (group == 0) return {};
+  const char* name = SSL_group_to_name(ssl, group);
+  return name ? name : "";
+}
+
+int ServerStream::cipher_bits() const {
+  SSL* ssl = impl_->stream.native_handle();
+  if (!SSL_is_init_finished(ssl)) return 0;
+  const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl);
+  return cipher ? SSL_CIPHER_get_bits(cipher, nullptr) : 0;
+}
+
+std::optional<CertFacts> ServerStream::client_certificate() const {
+  SSL* ssl = impl_->stream.native_handle();
+  if (!SSL_is_init_finished(ssl)) return std::nullopt;
+  X509* leaf = SSL_get0_peer_certificate(ssl);
+  if (!leaf) return std::nullopt;
+  // On the server side the peer chain does not include the leaf.
+  STACK_OF(X509)* chain = SSL_get_peer_cert_chain(ssl);
+  return describe_certificate(leaf, (chain ? sk_X509_num(chain) : 0) + 1);
 }
 
 }  // namespace mxtls::tls

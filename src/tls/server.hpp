@@ -3,6 +3,7 @@
 // after a plaintext SMTP exchange (STARTTLS). No OpenSSL types in this header (pimpl).
 #pragma once
 
+#include "core/result.hpp"
 #include "tls/pki.hpp"
 
 #include <asio/awaitable.hpp>
@@ -11,6 +12,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <tuple>
@@ -27,6 +29,10 @@ struct ServerOptions {
   // Security level 0: lets OpenSSL 3 serve TLS 1.0/1.1 and weak ciphers, which the lab needs
   // to imitate old servers. Never set outside test/lab servers.
   bool allow_legacy = false;
+  // Send a CertificateRequest so a client that has a certificate shows it (mxtls listen reports
+  // what a sending MTA presents). Never required and never judged: every certificate, and no
+  // certificate, is accepted, as a receiving MTA at "may" does.
+  bool request_client_certificate = false;
 };
 
 // An SSL_CTX for serving. Copies share the same underlying context (cheap to copy).
@@ -67,6 +73,10 @@ class ServerStream {
   std::string version() const;      // OpenSSL name, e.g. "TLSv1.3"
   std::string cipher() const;       // OpenSSL name, e.g. "TLS_AES_256_GCM_SHA384"
   std::string server_name() const;  // SNI the client sent, or empty
+  std::string group() const;        // key exchange group, e.g. "X25519", or empty
+  int cipher_bits() const;          // symmetric key bits of the cipher, 0 before the handshake
+  // The certificate the client sent (only when the context asked for one), or nothing.
+  std::optional<CertFacts> client_certificate() const;
 
  private:
   struct Impl;
