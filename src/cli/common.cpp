@@ -1,6 +1,8 @@
 // Shared probe options and their translation into scan settings.
 #include "cli/common.hpp"
 
+#include "tls/https_client.hpp"
+
 #include <unistd.h>
 
 #include <cstdlib>
@@ -33,6 +35,9 @@ void add_probe_options(CLI::App& command, ProbeOptions& o) {
   command.add_option("--probe-timeout", o.probe_timeout, "seconds for a whole probe")->capture_default_str();
   command.add_option("--dns-timeout", o.dns_timeout, "seconds per DNS attempt")->capture_default_str();
   command.add_option("--dns-attempts", o.dns_attempts, "DNS attempts per server")->capture_default_str()->check(CLI::Range(1, 10));
+  command.add_option("--mta-sts-port", o.mta_sts_port, "port of the HTTPS server for MTA-STS policies")->capture_default_str();
+  command.add_option("--mta-sts-timeout", o.mta_sts_timeout, "seconds for an MTA-STS policy fetch")->capture_default_str();
+  command.add_flag("--no-policies", o.no_policies, "do not look up MTA-STS and TLS-RPT");
   add_format_option(command, o.format);
   command.add_flag("--no-color", o.no_color, "no ANSI colours in text output");
 }
@@ -69,6 +74,10 @@ scan::DomainScanSettings scan_settings(const ProbeOptions& o) {
   t.command = to_ms(o.command_timeout, "--command-timeout");
   t.handshake = to_ms(o.handshake_timeout, "--handshake-timeout");
   t.probe = to_ms(o.probe_timeout, "--probe-timeout");
+  s.mta_sts_port = o.mta_sts_port;
+  s.mta_sts_timeout = to_ms(o.mta_sts_timeout, "--mta-sts-timeout");
+  // MTA-STS policies are fetched with the same trust store as the probes use for verdicts.
+  if (!o.no_policies) s.https = std::make_shared<tls::HttpsContext>(tls_options(o));
   return s;
 }
 

@@ -25,6 +25,9 @@ struct ProbeOptions {
   double connect_timeout = 10, greeting_timeout = 30, command_timeout = 15, handshake_timeout = 15,
          probe_timeout = 90, dns_timeout = 3;
   int dns_attempts = 2;
+  std::uint16_t mta_sts_port = 443;  // where MTA-STS policies are fetched (tests and the lab use others)
+  double mta_sts_timeout = 10;
+  bool no_policies = false;          // skip MTA-STS and TLS-RPT lookups
   Format format = Format::text;
   bool no_color = false;
 };

@@ -8,6 +8,7 @@
 #include "lab/fleet.hpp"
 #include "report/text.hpp"
 #include "report/verdict.hpp"
+#include "tls/https_client.hpp"
 
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
@@ -54,6 +55,8 @@ std::string observed_summary(const DomainResult& d) {
     if (p.failed_phase) text += " at " + std::string(to_string(*p.failed_phase));
   }
   if (&p != &d.probes[order.front()]) text += " via " + p.mx + " (MX " + std::to_string(p.preference) + ")";
+  if (p.dnssec_addr) text += ", DANE " + std::string(to_string(p.dane.state));
+  if (d.mta_sts.verdict != MtaStsVerdict::no_policy) text += ", MTA-STS " + std::string(to_string(d.mta_sts.verdict));
   return text;
 }
 
@@ -71,6 +74,9 @@ std::vector<DomainResult> check_lab_domains(asio::io_context& io, const lab::Fle
   probe.handshake_timeout = 5;
   probe.probe_timeout = 20;
   probe.dns_timeout = 2;
+  if (fleet.https_port() != 0) probe.mta_sts_port = fleet.https_port();
+  probe.mta_sts_timeout = 5;
+  probe.no_policies = true;  // the policy fetcher is set up below, trusting the lab CA
   auto tls = tls_options(probe);
   tls.ca_pem = fleet.ca_pem();
   tls::ClientTlsContext tls_context(tls);
@@ -82,7 +88,9 @@ std::vector<DomainResult> check_lab_domains(asio::io_context& io, const lab::Fle
       throw std::runtime_error("lab domain " + d.domain + ": " + error->reason);
     names.push_back({d.domain, std::get<std::string>(ascii)});
   }
-  return check_domains(io, names, resolver_config(probe), scan_settings(probe), tls_context);
+  auto settings = scan_settings(probe);
+  settings.https = std::make_shared<tls::HttpsContext>(tls);
+  return check_domains(io, names, resolver_config(probe), settings, tls_context);
 }
 
 void add_lab_command(CLI::App& app, LabOptions& o) {
@@ -140,6 +148,7 @@ int run_demo(const DemoOptions& o) {
     lab::FleetOptions options;
     options.smtp_port = o.smtp_port;
     options.dns_port = o.dns_port;
+    options.https_port = o.smtp_port == 0 ? 0 : options.https_port;
     lab::Fleet fleet(io.get_executor(), options);
     fleet.start();
 
@@ -162,7 +171,11 @@ int run_demo(const DemoOptions& o) {
     log << "Expected verdicts:\n";
     for (std::size_t i = 0; i < results.size(); ++i) {
       const auto& want = fleet.domains()[i];
-      const bool ok = results[i].gmail_lock == want.expected_lock;
+      const DomainResult& d = results[i];
+      const ProbeResult* first = d.probes.empty() ? nullptr : &d.probes[report::delivery_order(d).front()];
+      const bool ok = d.gmail_lock == want.expected_lock &&
+                      (!want.expected_dane || (first && first->dane.state == *want.expected_dane)) &&
+                      (!want.expected_mta_sts || d.mta_sts.verdict == *want.expected_mta_sts);
       mismatches += !ok;
       auto lock = [](const std::optional<GmailLock>& l) { return l ? std::string(to_string(*l)) : std::string("none"); };
       log << (ok ? "  ok   " : "  FAIL ") << want.domain << ": lock " << lock(results[i].gmail_lock)

@@ -70,6 +70,48 @@ std::string_view to_string(CertVerdict v) {
 
 std::string_view to_string(GmailLock l) { return l == GmailLock::grey ? "grey" : "red"; }
 
+std::string_view to_string(DaneState s) {
+  switch (s) {
+    case DaneState::not_applicable: return "not-applicable";
+    case DaneState::no_records: return "no-records";
+    case DaneState::unusable: return "unusable";
+    case DaneState::matched: return "matched";
+    case DaneState::failed: return "failed";
+    case DaneState::lookup_error: return "lookup-error";
+  }
+  return "?";
+}
+
+std::string_view to_string(MtaStsMode m) {
+  switch (m) {
+    case MtaStsMode::enforce: return "enforce";
+    case MtaStsMode::testing: return "testing";
+    case MtaStsMode::none: return "none";
+  }
+  return "?";
+}
+
+std::string_view to_string(MtaStsVerdict v) {
+  switch (v) {
+    case MtaStsVerdict::no_policy: return "no-policy";
+    case MtaStsVerdict::error: return "error";
+    case MtaStsVerdict::none: return "none";
+    case MtaStsVerdict::pass: return "pass";
+    case MtaStsVerdict::fail: return "fail";
+  }
+  return "?";
+}
+
+std::string_view to_string(TlsRptState s) {
+  switch (s) {
+    case TlsRptState::absent: return "absent";
+    case TlsRptState::valid: return "valid";
+    case TlsRptState::invalid: return "invalid";
+    case TlsRptState::dns_error: return "dns-error";
+  }
+  return "?";
+}
+
 std::string_view to_string(DomainKind k) {
   switch (k) {
     case DomainKind::mx: return "mx";

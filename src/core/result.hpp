@@ -47,10 +47,38 @@ enum class CertVerdict { verified, trusted, untrusted, anonymous };
 
 enum class GmailLock { grey, red };
 
+// DANE for one (MX, port) as RFC 7672 defines it (DESIGN.md §3).
+enum class DaneState {
+  not_applicable,  // the MX host's addresses are not DNSSEC-secure: senders do no DANE
+  no_records,      // secure, but no (secure) TLSA records
+  unusable,        // TLSA records exist, none usable for SMTP (usages 0/1, bad fields, malformed)
+  matched,         // the server's chain matched a usable TLSA record
+  failed,          // usable TLSA records, the chain matched none (or TLS never came up)
+  lookup_error,    // the TLSA lookup failed (SERVFAIL: DNSSEC bogus, timeout); senders defer
+};
+
+// RFC 8461 policy modes.
+enum class MtaStsMode { enforce, testing, none };
+
+// The domain's MTA-STS judgement as a sender would act on it.
+enum class MtaStsVerdict {
+  no_policy,  // no _mta-sts TXT record
+  error,      // TXT present but no usable policy (bad TXT, fetch failed, policy invalid)
+  none,       // policy with mode none
+  pass,       // every MX matches a pattern and shows a Verified certificate
+  fail,       // some MX is not listed or its certificate is not Verified
+};
+
+enum class TlsRptState { absent, valid, invalid, dns_error };
+
 std::string_view to_string(Phase);
 std::string_view to_string(Status);
 std::string_view to_string(CertVerdict);
 std::string_view to_string(GmailLock);
+std::string_view to_string(DaneState);
+std::string_view to_string(MtaStsMode);
+std::string_view to_string(MtaStsVerdict);
+std::string_view to_string(TlsRptState);
 std::optional<Phase> phase_from_string(std::string_view);
 std::optional<Status> status_from_string(std::string_view);
 
@@ -78,6 +106,17 @@ struct TlsFacts {
   CertVerdict verdict = CertVerdict::anonymous;
   std::string verify_error;  // OpenSSL's reason when the chain does not verify
   bool name_matched = false;
+};
+
+// What DANE said about one probe. Depends only on (MX, IP, port): it may be shared between
+// domains, so nothing domain-specific goes here.
+struct DaneFacts {
+  DaneState state = DaneState::not_applicable;
+  std::vector<std::string> tlsa;  // the TLSA RRset as presented: "3 1 1 <hex>"
+  std::string matched_record;     // "3 1 1 <hex>" of the record that matched
+  int matched_depth = -1;         // 0: the leaf certificate, 1: its issuer, …
+  std::string detail;             // why failed / unusable / not applicable, in words
+  bool halfdane = false;          // secure TLSA beside insecure addresses, or the reverse
 };
 
 struct PhaseTime {
@@ -111,6 +150,9 @@ struct ProbeResult {
   std::vector<std::string> ehlo_after_tls;      // keywords after TLS
   std::vector<PhaseTime> phase_ms;
   std::int64_t elapsed_ms = 0;
+
+  std::optional<bool> dnssec_addr;  // A/AAAA answers of the MX host DNSSEC-validated (AD)
+  DaneFacts dane;
   // Connections made for this result: more than 1 when a 4xx (421 busy, …) was backed off
   // and retried by the bulk scheduler; what each earlier try got, with its time.
   int attempts = 1;
@@ -136,6 +178,27 @@ struct MxHost {
   int preference = 0;
   std::vector<std::string> addresses;
   std::string error;  // e.g. "mx2.example.jp: no such host" (NXDOMAIN/no A/AAAA/SERVFAIL)
+  std::optional<bool> mta_sts_match;  // name matches an mx: pattern; null without a valid policy
+};
+
+// The domain's MTA-STS record, policy and verdict.
+struct MtaStsFacts {
+  std::string txt;         // the v=STSv1 record, as published
+  std::string id;          // its id=
+  std::string policy_url;  // fetched from here
+  std::optional<MtaStsMode> mode;  // set when a valid policy was fetched
+  std::vector<std::string> mx_patterns;
+  std::optional<std::int64_t> max_age;
+  std::string error;                  // why there is no usable policy (TXT, fetch, parse)
+  std::vector<std::string> problems;  // every policy problem, "line N: …"
+  MtaStsVerdict verdict = MtaStsVerdict::no_policy;
+};
+
+struct TlsRptFacts {
+  TlsRptState state = TlsRptState::absent;
+  std::string txt;
+  std::vector<std::string> rua;  // mailto: and https: report URIs
+  std::string error;
 };
 
 struct Finding {
@@ -157,6 +220,8 @@ struct DomainResult {
   std::vector<ProbeResult> probes;
   std::optional<GmailLock> gmail_lock;
   std::vector<Finding> findings;
+  MtaStsFacts mta_sts;
+  TlsRptFacts tls_rpt;
 };
 
 }  // namespace mxtls

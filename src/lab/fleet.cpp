@@ -7,6 +7,7 @@
 
 #include "dns/zone_server.hpp"
 #include "lab/channel.hpp"
+#include "lab/policy_server.hpp"
 #include "lab/zone_hosts.hpp"
 #include "tls/pki.hpp"
 
@@ -45,6 +46,16 @@ constexpr std::array<AddressPlan, 15> address_plan{{
     {Personality::greeting_554, "127.25.0.23"},
     {Personality::refuse, "127.25.0.99"},
 }};
+
+// The built-in zone's signed zones (the lab DNS sets AD there) and its MTA-STS policies.
+const std::vector<std::string> builtin_signed_zones{"dane.test", "danestale.test"};
+std::vector<PolicyDocument> builtin_policies() {
+  return {
+      {"mta-sts.dane.test", 200, "text/plain", "", "version: STSv1\r\nmode: enforce\r\nmx: mx.dane.test\r\nmax_age: 604800\r\n", false},
+      {"mta-sts.stsnotlisted.test", 200, "text/plain", "", "version: STSv1\nmode: enforce\nmx: mx.elsewhere.test\nmax_age: 86400\n", false},
+      {"mta-sts.ststesting.test", 200, "text/plain; charset=utf-8", "", "version: STSv1\nmode: testing\nmx: *.ststesting.test\nmax_age: 86400\n", true},
+  };
+}
 
 // The wrong_name server's certificate names a host no lab domain uses.
 constexpr const char* unrelated_name = "mx.elsewhere.test";
@@ -112,6 +123,14 @@ const std::vector<LabDomain>& builtin_domains() {
       {"greeting554.test", "554 banner: no SMTP service", std::nullopt, "rejected (554 greeting)"},
       {"例え.test", "internationalised domain (xn--r8jz45g.test), good MX", L::grey, "verified (IDN)"},
       {"nosuchdomain.test", "a domain that does not exist", std::nullopt, "no such domain"},
+      {"dane.test", "signed zone, TLSA 3 1 1 matching, MTA-STS enforce, TLS-RPT", L::grey,
+       "DANE matched, MTA-STS pass", DaneState::matched, MtaStsVerdict::pass},
+      {"danestale.test", "signed zone, TLSA for the key before a certificate change", L::grey, "DANE failed",
+       DaneState::failed, MtaStsVerdict::no_policy},
+      {"stsnotlisted.test", "MTA-STS enforce with a policy that does not list the MX", L::grey,
+       "MTA-STS fail (MX not listed)", DaneState::not_applicable, MtaStsVerdict::fail},
+      {"ststesting.test", "MTA-STS testing, self-signed MX certificate, malformed TLS-RPT", L::grey,
+       "MTA-STS fail (testing)", DaneState::not_applicable, MtaStsVerdict::fail},
   };
   return domains;
 }
@@ -136,6 +155,20 @@ struct Fleet::Impl {
   asio::ip::udp::endpoint dns_endpoint;
   std::uint16_t smtp_port = 0;
   std::vector<LabDomain> no_domains;
+  std::unique_ptr<PolicyServer> https;
+  std::uint16_t https_port = 0;
+  // The "previous" certificate of danestale.test: its TLSA still names this key.
+  tls::Credentials stale_credentials = ca.issue({.common_name = "mx.danestale.test", .dns_names = {"mx.danestale.test"}});
+
+  // TLSA records for the built-in DANE domains, for the SMTP port now in use.
+  std::string tlsa_text() const {
+    const auto good = server_options.find(Personality::good);
+    if (!builtin || good == server_options.end() || !good->second.credentials) return {};
+    const std::string port = std::to_string(smtp_port == 0 ? 25 : smtp_port);
+    return "\n$ORIGIN dane.test.\n_" + port + "._tcp.mx 300 IN TLSA 3 1 1 " +
+           tls::spki_sha256(good->second.credentials->cert_pem) + "\n$ORIGIN danestale.test.\n_" + port +
+           "._tcp.mx 300 IN TLSA 3 1 1 " + tls::spki_sha256(stale_credentials.cert_pem) + "\n";
+  }
 
   void stop_smtp() {
     for (auto& [p, server] : servers) server->stop();
@@ -201,11 +234,28 @@ Fleet::~Fleet() { stop(); }
 void Fleet::start() {
   Impl& im = *impl_;
   try {
+    // SMTP first: the TLSA records name its port.
+    if (im.options.start_smtp && im.servers.empty()) im.start_smtp();
+    if (im.builtin && im.options.start_smtp && !im.https) {
+      std::vector<std::string> names;
+      for (const auto& record : address_records(im.zone_text))
+        if (record.address == im.options.https_address) names.push_back(record.name);
+      if (!names.empty()) {
+        tls::CertSpec spec;
+        spec.common_name = names.front();
+        spec.dns_names = names;
+        im.https = std::make_unique<PolicyServer>(im.executor, asio::ip::tcp::endpoint(im.options.https_address, im.options.https_port),
+                                                  im.ca.issue(spec), builtin_policies());
+        im.https->start();
+        im.https_port = im.https->endpoint().port();
+      }
+    }
     if (im.options.start_dns && !im.dns) {
       dns::ZoneServerOptions zone_options;
       zone_options.signed_zones = im.options.signed_zones;
+      if (im.builtin && zone_options.signed_zones.empty()) zone_options.signed_zones = builtin_signed_zones;
       im.dns = std::make_unique<dns::ZoneServer>(im.executor, im.options.dns_address, im.options.dns_port,
-                                                 im.zone_text, zone_options);
+                                                 im.zone_text + im.tlsa_text(), zone_options);
       try {
         im.dns->start();
       } catch (const std::system_error& e) {
@@ -215,7 +265,6 @@ void Fleet::start() {
       }
       im.dns_endpoint = im.dns->endpoint();
     }
-    if (im.options.start_smtp && im.servers.empty()) im.start_smtp();
   } catch (...) {
     stop();
     throw;
@@ -225,6 +274,10 @@ void Fleet::start() {
 void Fleet::stop() {
   if (!impl_) return;
   impl_->stop_smtp();
+  if (impl_->https) {
+    impl_->https->stop();
+    impl_->https.reset();
+  }
   if (impl_->dns) {
     impl_->dns->stop();
     impl_->dns.reset();
@@ -233,6 +286,7 @@ void Fleet::stop() {
 
 asio::ip::udp::endpoint Fleet::dns_endpoint() const { return impl_->dns_endpoint; }
 std::uint16_t Fleet::smtp_port() const { return impl_->smtp_port; }
+std::uint16_t Fleet::https_port() const { return impl_->https_port; }
 const std::string& Fleet::ca_pem() const { return impl_->ca.cert_pem(); }
 const std::vector<LabDomain>& Fleet::domains() const {
   return impl_->builtin ? builtin_domains() : impl_->no_domains;
@@ -277,6 +331,9 @@ std::string Fleet::describe() const {
            }()
         << ")\n";
   if (!im.servers.empty()) out << "  SMTP  port " << im.smtp_port << " on each address below\n";
+  if (im.https)
+    out << "  HTTPS " << endpoint_text(im.options.https_address, im.https_port)
+        << "  (MTA-STS policies for mta-sts.dane.test, mta-sts.stsnotlisted.test, mta-sts.ststesting.test)\n";
   for (const auto& host : im.hosts) {
     std::string address = host.address.to_string();
     out << "  " << address << std::string(address.size() < 13 ? 13 - address.size() : 1, ' ');

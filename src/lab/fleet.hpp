@@ -26,6 +26,8 @@ struct LabDomain {
   std::string description;  // what the domain is set up to show
   std::optional<GmailLock> expected_lock;  // nullopt: no mail can be delivered
   std::string expected;     // short text, e.g. "verified", "untrusted (self-signed)"
+  std::optional<DaneState> expected_dane;          // of the first probe, when the domain shows DANE
+  std::optional<MtaStsVerdict> expected_mta_sts;   // when the domain shows MTA-STS
 };
 
 // One lab server address and what runs there.
@@ -44,7 +46,10 @@ struct FleetOptions {
   std::uint16_t smtp_port = 2525;  // shared by every SMTP server; 0 = a free port picked at start
   bool start_smtp = true;
   bool start_dns = true;
-  std::vector<std::string> signed_zones;  // zone apexes whose answers carry AD (see ZoneServer)
+  std::vector<std::string> signed_zones;  // zone apexes whose answers carry AD (see ZoneServer);
+                                          // empty with the built-in zone: its DANE zones
+  asio::ip::address https_address = asio::ip::make_address("127.25.0.30");  // MTA-STS policies
+  std::uint16_t https_port = 8443;        // 0 = a free port; the policy server needs start_smtp
   std::chrono::milliseconds drip_interval{200};
   std::chrono::milliseconds idle_timeout{30000};
   std::chrono::milliseconds session_timeout{120000};
@@ -71,6 +76,7 @@ class Fleet {
 
   asio::ip::udp::endpoint dns_endpoint() const;  // valid after start (port filled in)
   std::uint16_t smtp_port() const;               // the bound port after start
+  std::uint16_t https_port() const;              // the MTA-STS policy server's port (0: not running)
   const std::string& ca_pem() const;             // trust this to get "verified"
   const std::vector<LabDomain>& domains() const; // built-in zone: builtin_domains(); custom: empty
   const std::vector<LabHost>& hosts() const;

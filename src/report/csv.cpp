@@ -36,7 +36,8 @@ const std::vector<std::string_view>& csv_columns() {
          {"started_at", "greeting_code", "used_helo", "starttls_code", "starttls_reply",
           "injected_after_starttls", "cipher_bits", "cert_not_before", "cert_key_type",
           "cert_key_bits", "cert_signature_algorithm", "cert_chain_length", "cert_name_match",
-          "input"})
+          "input", "dnssec_mx", "dnssec_addr", "dane", "dane_match", "mta_sts_mode", "mta_sts_mx_match",
+          "mta_sts_verdict", "tls_rpt", "dane_detail", "dane_record", "dane_depth", "attempts"})
       c.push_back(extra);
     return c;
   }();
@@ -115,6 +116,20 @@ std::vector<std::string> csv_values(const DomainResult& d, const ProbeResult& p)
   v.push_back(tls ? std::to_string(cert ? cert->chain_length : 0) : "");
   v.push_back(cert ? bool_text(tls->name_matched) : "");
   v.push_back(d.input);
+  const PolicyFields pf = policy_fields(d, p);
+  auto opt_bool = [](std::optional<bool> b) { return b ? bool_text(*b) : std::string(); };
+  v.push_back(bool_text(pf.dnssec_mx));
+  v.push_back(opt_bool(pf.dnssec_addr));
+  v.push_back(std::string(pf.dane.value_or("")));
+  v.push_back(opt_bool(pf.dane_match));
+  v.push_back(std::string(pf.mta_sts_mode.value_or("")));
+  v.push_back(opt_bool(pf.mta_sts_mx_match));
+  v.push_back(std::string(pf.mta_sts_verdict));
+  v.push_back(std::string(pf.tls_rpt));
+  v.push_back(p.dane.detail);
+  v.push_back(p.dane.matched_record);
+  v.push_back(p.dane.matched_depth >= 0 ? std::to_string(p.dane.matched_depth) : std::string());
+  v.push_back(std::to_string(p.attempts));
   return v;
 }
 

@@ -7,6 +7,7 @@
 
 #include <cstdio>
 #include <optional>
+#include <algorithm>
 #include <ostream>
 #include <utility>
 
@@ -185,6 +186,23 @@ std::string probe_record_json(const DomainResult& d, const ProbeResult& p) {
   o.strings_or_null("ehlo_after_tls", tls ? &p.ehlo_after_tls : nullptr);
   o.raw("phase_ms", phase_ms_json(p.phase_ms));
   o.nonempty_or_null("input", d.input);
+  // Policy fields (schema_version 1 additions, data/schema.md), in CSV column order.
+  const PolicyFields pf = policy_fields(d, p);
+  o.boolean("dnssec_mx", pf.dnssec_mx);
+  o.optional_bool("dnssec_addr", pf.dnssec_addr);
+  o.string_or_null("dane", pf.dane.value_or(""), pf.dane.has_value());
+  o.optional_bool("dane_match", pf.dane_match);
+  o.string_or_null("mta_sts_mode", pf.mta_sts_mode.value_or(""), pf.mta_sts_mode.has_value());
+  o.optional_bool("mta_sts_mx_match", pf.mta_sts_mx_match);
+  o.string("mta_sts_verdict", pf.mta_sts_verdict);
+  o.string("tls_rpt", pf.tls_rpt);
+  o.nonempty_or_null("dane_detail", p.dane.detail);
+  o.nonempty_or_null("dane_record", p.dane.matched_record);
+  if (p.dane.matched_depth >= 0) o.integer("dane_depth", p.dane.matched_depth); else o.null("dane_depth");
+  o.strings_or_null("dane_tlsa", p.dnssec_addr ? &p.dane.tlsa : nullptr);
+  // Bulk scans retry a server that answered 4xx; 0 attempts: never contacted (excluded).
+  o.integer("attempts", p.attempts);
+  o.strings("earlier_attempts", p.earlier_attempts);
   o.close();
   return out;
 }
@@ -199,6 +217,7 @@ std::string domain_record_json(const DomainResult& d) {
     m.integer("preference", h.preference);
     m.strings("addresses", h.addresses);
     m.nonempty_or_null("error", h.error);
+    m.optional_bool("mta_sts_match", h.mta_sts_match);
     m.close();
   }
   mx_list += ']';
@@ -230,6 +249,37 @@ std::string domain_record_json(const DomainResult& d) {
   o.raw("mx", mx_list);
   o.integer("probes", static_cast<std::int64_t>(d.probes.size()));
   o.raw("findings", findings);
+  // Policies: the per-domain summary of the policy fields.
+  const MtaStsFacts& m = d.mta_sts;
+  o.string_or_null("mta_sts_mode", m.mode ? to_string(*m.mode) : "", m.mode.has_value());
+  if (m.mode && *m.mode != MtaStsMode::none) {
+    bool all = !d.mx_hosts.empty();
+    for (const auto& h : d.mx_hosts) all = all && h.mta_sts_match.value_or(false);
+    o.boolean("mta_sts_mx_match", all);
+  } else {
+    o.null("mta_sts_mx_match");
+  }
+  o.string("mta_sts_verdict", to_string(m.verdict));
+  o.nonempty_or_null("mta_sts_txt", m.txt);
+  o.nonempty_or_null("mta_sts_id", m.id);
+  o.nonempty_or_null("mta_sts_url", m.policy_url);
+  o.strings_or_null("mta_sts_mx", m.mode ? &m.mx_patterns : nullptr);
+  if (m.max_age) o.integer("mta_sts_max_age", *m.max_age); else o.null("mta_sts_max_age");
+  o.nonempty_or_null("mta_sts_error", m.error);
+  o.strings("mta_sts_problems", m.problems);
+  o.string("tls_rpt", to_string(d.tls_rpt.state));
+  o.nonempty_or_null("tls_rpt_txt", d.tls_rpt.txt);
+  o.strings("tls_rpt_rua", d.tls_rpt.rua);
+  o.nonempty_or_null("tls_rpt_error", d.tls_rpt.error);
+  // DANE over the domain's probes: the states seen, without repeats, in delivery order.
+  std::vector<std::string> dane_states;
+  for (std::size_t i : delivery_order(d)) {
+    const ProbeResult& p = d.probes[i];
+    if (!p.dnssec_addr) continue;
+    const std::string state(to_string(p.dane.state));
+    if (std::find(dane_states.begin(), dane_states.end(), state) == dane_states.end()) dane_states.push_back(state);
+  }
+  o.strings("dane", dane_states);
   o.close();
   return out;
 }

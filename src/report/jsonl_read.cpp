@@ -2,6 +2,7 @@
 // bounded, and a line that does not parse is reported with file:line and skipped.
 #include "report/jsonl_read.hpp"
 
+#include "core/bounded_line.hpp"
 #include "report/json_read.hpp"
 
 namespace mxtls::report {
@@ -62,26 +63,10 @@ ProbeResult probe_from_record(const JsonValue& r) {
 JsonlDomainReader::JsonlDomainReader(std::istream& in, std::string source_name)
     : in_(in), source_(std::move(source_name)) {}
 
-bool JsonlDomainReader::read_line(std::string& line, bool& too_long) {
-  line.clear();
-  too_long = false;
-  std::streambuf* buffer = in_.rdbuf();
-  if (buffer == nullptr) return false;
-  bool any = false;
-  for (;;) {
-    const auto c = buffer->sbumpc();
-    if (c == std::char_traits<char>::eof()) return any;
-    any = true;
-    if (c == '\n') return true;
-    if (line.size() < max_line_bytes) line.push_back(static_cast<char>(c));
-    else too_long = true;
-  }
-}
-
 std::optional<DomainResult> JsonlDomainReader::next() {
   std::string line;
   bool too_long = false;
-  while (read_line(line, too_long)) {
+  while (read_bounded_line(in_.rdbuf(), line, max_line_bytes, too_long)) {
     ++line_;
     const std::string where = source_ + ":" + std::to_string(line_);
     if (too_long) {

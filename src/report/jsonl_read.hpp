@@ -28,8 +28,6 @@ class JsonlDomainReader {
   std::uint64_t lines() const { return line_; }
 
  private:
-  bool read_line(std::string& line, bool& too_long);
-
   std::istream& in_;
   std::string source_;
   std::uint64_t line_ = 0;

@@ -182,6 +182,56 @@ void write_certificate(std::ostream& out, const ProbeResult& p, const Painter& p
   if (!c.sha256.empty()) out << "                sha256   " << safe(c.sha256) << '\n';
 }
 
+// DANE on one probe: the DNSSEC status of the address and what the TLSA records said.
+void write_dane(std::ostream& out, const ProbeResult& p, const Painter& paint) {
+  // Insecure addresses are the common case: say nothing unless there is a halfdane to explain.
+  if (!p.dnssec_addr || (!*p.dnssec_addr && !p.dane.halfdane)) return;
+  const DaneFacts& f = p.dane;
+  std::string_view colour = sgr_yellow;
+  if (f.state == DaneState::matched) colour = sgr_green;
+  else if (f.state == DaneState::failed || f.state == DaneState::lookup_error) colour = sgr_red;
+  out << "      DANE      " << paint(colour, to_string(f.state))
+      << (*p.dnssec_addr ? " (address DNSSEC-secure)" : " (address not DNSSEC-secure)");
+  if (!f.detail.empty()) out << ": " << safe(f.detail, 300);
+  out << '\n';
+  for (const auto& record : f.tlsa) out << "      TLSA      " << safe(record, 200) << '\n';
+}
+
+// The domain's policies and the table: how mail fares under each sender policy.
+void write_policies(std::ostream& out, const DomainResult& d, const Painter& paint) {
+  const MtaStsFacts& m = d.mta_sts;
+  out << "  DNSSEC    MX records " << (d.dnssec_mx ? "signed (AD)" : "not validated") << '\n';
+  out << "  MTA-STS   " << to_string(m.verdict);
+  if (m.mode) out << ", mode " << to_string(*m.mode);
+  if (m.max_age) out << ", max_age " << *m.max_age;
+  if (!m.id.empty()) out << ", id " << safe(m.id, 40);
+  if (!m.mx_patterns.empty()) {
+    std::vector<std::string> mx;
+    for (const auto& pattern : m.mx_patterns) mx.push_back(safe(pattern, 100));
+    out << ", mx " << join(mx, " ");
+  }
+  if (!m.error.empty()) out << ": " << safe(m.error, 400);
+  out << '\n';
+  out << "  TLS-RPT   " << to_string(d.tls_rpt.state);
+  if (!d.tls_rpt.rua.empty()) {
+    std::vector<std::string> rua;
+    for (const auto& uri : d.tls_rpt.rua) rua.push_back(safe(uri, 200));
+    out << ": " << join(rua, " ");
+  }
+  if (!d.tls_rpt.error.empty()) out << ": " << safe(d.tls_rpt.error, 300);
+  out << '\n';
+
+  const auto rows = side_by_side(d);
+  auto yes_no = [&](bool b) { return b ? paint(sgr_green, "yes") + " " : paint(sgr_red, "no") + "  "; };
+  out << "  Policy          delivered encrypted authenticated every MX  note\n";
+  for (const auto& row : rows) {
+    out << "  " << pad_to_width(row.policy + (row.applies ? "" : "*"), 16) << yes_no(row.delivered) << "      "
+        << yes_no(row.encrypted) << "      " << yes_no(row.authenticated) << "          " << yes_no(row.every_mx)
+        << "     " << safe(row.note, 200) << '\n';
+  }
+  out << "  (* not published: a sender falls back to opportunistic TLS)\n";
+}
+
 void write_probe(std::ostream& out, const ProbeResult& p, const Painter& paint) {
   const bool good = p.status == Status::ok && p.tls;
   out << "    " << paint(sgr_bold, safe(p.ip) + ":" + std::to_string(p.port)) << "  "
@@ -239,6 +289,7 @@ void write_probe(std::ostream& out, const ProbeResult& p, const Painter& paint) 
       out << "      after TLS " << join(k, ", ") << '\n';
     }
   }
+  write_dane(out, p, paint);
 }
 
 std::string display_domain(const DomainResult& d) {
@@ -343,6 +394,7 @@ void write_domain_report(std::ostream& out, const DomainResult& d, const TextOpt
         << paint(sgr_bold, safe(p.mx, 256)) << '\n';
     write_host_probes(p.mx, p.preference);
   }
+  if (d.kind == DomainKind::mx || d.kind == DomainKind::implicit_mx) write_policies(out, d, paint);
 
   if (d.findings.empty()) {
     out << "  Findings: none\n";

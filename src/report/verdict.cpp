@@ -508,10 +508,224 @@ std::optional<GmailLock> gmail_lock_for(const DomainResult& d) {
   return std::nullopt;
 }
 
+PolicyFields policy_fields(const DomainResult& d, const ProbeResult& p) {
+  PolicyFields f;
+  f.dnssec_mx = d.dnssec_mx;
+  f.dnssec_addr = p.dnssec_addr;
+  if (p.dnssec_addr) f.dane = to_string(p.dane.state);
+  if (p.dane.state == DaneState::matched) f.dane_match = true;
+  else if (p.dane.state == DaneState::failed) f.dane_match = false;
+  if (d.mta_sts.mode) f.mta_sts_mode = to_string(*d.mta_sts.mode);
+  for (const auto& host : d.mx_hosts)
+    if (host.name == p.mx) f.mta_sts_mx_match = host.mta_sts_match;
+  f.mta_sts_verdict = to_string(d.mta_sts.verdict);
+  f.tls_rpt = to_string(d.tls_rpt.state);
+  return f;
+}
+
+namespace {
+
+// The probes a sender would reach (2xx greeting), in delivery order.
+std::vector<const ProbeResult*> reachable_probes(const DomainResult& d) {
+  std::vector<const ProbeResult*> out;
+  for (std::size_t i : delivery_order(d))
+    if (greeting_accepted(d.probes[i])) out.push_back(&d.probes[i]);
+  return out;
+}
+
+bool verified(const ProbeResult& p) { return p.tls && p.tls->verdict == CertVerdict::verified; }
+
+bool mx_listed(const DomainResult& d, const std::string& mx) {
+  for (const auto& h : d.mx_hosts)
+    if (h.name == mx) return h.mta_sts_match.value_or(false);
+  return false;
+}
+
+// Does a sender applying DANE deliver to this probe, and authenticated?
+struct DaneStep {
+  bool accepts = true;  // false: the sender defers instead of delivering here
+  bool needs_tls = false;
+  bool authenticated = false;
+};
+DaneStep dane_step(const ProbeResult& p) {
+  switch (p.dane.state) {
+    case DaneState::matched: return {true, true, true};
+    case DaneState::failed:
+    case DaneState::lookup_error: return {false, true, false};
+    case DaneState::unusable: return {p.tls.has_value(), true, false};  // RFC 7672 §2.2: TLS, unauthenticated
+    case DaneState::not_applicable:
+    case DaneState::no_records: break;
+  }
+  return {true, false, false};
+}
+
+}  // namespace
+
+std::vector<PolicyOutcome> side_by_side(const DomainResult& d) {
+  const auto reachable = reachable_probes(d);
+  std::vector<PolicyOutcome> rows;
+
+  PolicyOutcome opportunistic{"opportunistic", true, false, false, false, false, {}};
+  if (!reachable.empty()) {
+    opportunistic.delivered = true;
+    opportunistic.encrypted = reachable.front()->tls.has_value();
+    opportunistic.every_mx = std::all_of(reachable.begin(), reachable.end(), [](const ProbeResult* p) { return p->tls.has_value(); });
+    opportunistic.note = opportunistic.encrypted ? "any certificate accepted" : "cleartext: STARTTLS missing or broken";
+  } else {
+    opportunistic.note = "no MX answered";
+  }
+  rows.push_back(opportunistic);
+
+  PolicyOutcome verify{"verify", true, false, false, false, false, {}};
+  for (const ProbeResult* p : reachable)
+    if (verified(*p)) verify.delivered = verify.encrypted = verify.authenticated = true;
+  verify.every_mx = !reachable.empty() && std::all_of(reachable.begin(), reachable.end(), [](const ProbeResult* p) { return verified(*p); });
+  verify.note = verify.delivered ? (verify.every_mx ? "every MX shows a Verified certificate" : "only some MX verify")
+                                 : "no MX shows a Verified certificate: mail is deferred";
+  rows.push_back(verify);
+
+  PolicyOutcome sts{"MTA-STS", false, opportunistic.delivered, opportunistic.encrypted, false, opportunistic.every_mx, {}};
+  const MtaStsFacts& m = d.mta_sts;
+  if (!m.mode || *m.mode == MtaStsMode::none) {
+    sts.note = m.mode ? "mode none: senders act as without a policy"
+               : m.verdict == MtaStsVerdict::error ? "published but unusable: senders act as without a policy"
+                                                   : "no policy published";
+  } else if (*m.mode == MtaStsMode::testing) {
+    sts.applies = true;
+    sts.note = m.verdict == MtaStsVerdict::pass ? "testing: would pass under enforce" : "testing: failures are only reported";
+  } else {
+    sts.applies = true;
+    sts.delivered = sts.encrypted = sts.authenticated = false;
+    bool all = !reachable.empty();
+    for (const ProbeResult* p : reachable) {
+      const bool ok = verified(*p) && mx_listed(d, p->mx);
+      if (ok) sts.delivered = sts.encrypted = sts.authenticated = true;
+      all = all && ok;
+    }
+    sts.every_mx = all;
+    sts.note = sts.delivered ? (all ? "every MX listed and Verified" : "some MX fail the policy") : "no MX passes: mail is deferred";
+  }
+  rows.push_back(sts);
+
+  PolicyOutcome dane{"DANE", false, false, false, false, false, {}};
+  const bool published = std::any_of(reachable.begin(), reachable.end(), [](const ProbeResult* p) {
+    return p->dane.state != DaneState::not_applicable && p->dane.state != DaneState::no_records;
+  });
+  if (!published) {
+    dane.delivered = opportunistic.delivered;
+    dane.encrypted = opportunistic.encrypted;
+    dane.every_mx = opportunistic.every_mx;
+    dane.note = "no usable TLSA: senders act as without DANE";
+  } else {
+    dane.applies = true;
+    bool all = true;
+    for (const ProbeResult* p : reachable) {
+      const DaneStep step = dane_step(*p);
+      const bool ok = step.accepts && (!step.needs_tls || p->tls.has_value());
+      all = all && ok && step.authenticated;
+      if (ok && !dane.delivered) {
+        dane.delivered = true;
+        dane.encrypted = p->tls.has_value();
+        dane.authenticated = step.authenticated;
+      }
+    }
+    dane.every_mx = all;
+    dane.note = !dane.delivered ? "TLSA do not match: mail is deferred"
+                : all          ? "every MX matches its TLSA"
+                               : "some MX without a TLSA match";
+  }
+  rows.push_back(dane);
+  return rows;
+}
+
+namespace {
+
+// DANE, MTA-STS and TLS-RPT findings, with the fix in the admin's words.
+void policy_findings(const DomainResult& d, std::vector<Finding>& out) {
+  using Severity = Finding::Severity;
+  std::set<std::string> seen;
+  auto add = [&](Severity s, std::string subject, std::string what, std::string fix) {
+    if (seen.insert(subject + "\n" + what).second) out.push_back(Finding{s, std::move(subject), std::move(what), std::move(fix)});
+  };
+  for (std::size_t i : delivery_order(d)) {
+    const ProbeResult& p = d.probes[i];
+    const std::string port = std::to_string(p.port);
+    const std::string tlsa_name = "_" + port + "._tcp." + p.mx;
+    switch (p.dane.state) {
+      case DaneState::failed:
+        add(Severity::critical, probe_subject(p), "DANE: the TLSA records no longer match the server (" + p.dane.detail + ")",
+            "DANE senders defer mail to this MX. If the certificate or key was changed, publish a TLSA record for the "
+            "new one (e.g. `" + tlsa_name + ". IN TLSA 3 1 1 <SHA-256 of the new public key>`); during a change keep the "
+            "old and the new record side by side until both are in every cache.");
+        break;
+      case DaneState::lookup_error:
+        add(Severity::critical, p.mx, "DANE: the TLSA lookup failed (" + p.dane.detail + ")",
+            "DANE senders defer mail while this lasts. A SERVFAIL usually means broken DNSSEC for " + tlsa_name +
+                " (expired signatures, a DS that matches no key): fix the zone's signing.");
+        break;
+      case DaneState::unusable:
+        add(Severity::warning, p.mx, "DANE: TLSA records exist but none is usable for SMTP (" + p.dane.detail + ")",
+            "Senders require TLS but cannot authenticate. Publish DANE-EE: `" + tlsa_name + ". IN TLSA 3 1 1 <SHA-256 of the "
+            "public key>` (usages 0 and 1 are not used for SMTP, RFC 7672).");
+        break;
+      case DaneState::no_records:
+        if (p.dane.halfdane)
+          add(Severity::warning, p.mx, "DANE: " + p.dane.detail, "Sign the zone that holds " + tlsa_name + " (or move the record into the signed zone).");
+        else if (p.tls)
+          add(Severity::info, p.mx, "DANE: the MX host is in a DNSSEC-signed zone but publishes no TLSA record",
+              "Publish TLSA so senders can authenticate this MX: `" + tlsa_name + ". IN TLSA 3 1 1 <SHA-256 of the public "
+              "key>` (e.g. from `openssl x509 -pubkey -noout | openssl pkey -pubin -outform DER | sha256sum`).");
+        break;
+      case DaneState::not_applicable:
+        if (p.dane.halfdane)
+          add(Severity::warning, p.mx, "DANE: " + p.dane.detail,
+              "Sign the zone of the MX host's A/AAAA records too; until then senders do not use the TLSA records.");
+        break;
+      case DaneState::matched: break;
+    }
+  }
+
+  const MtaStsFacts& m = d.mta_sts;
+  for (const auto& problem : m.problems)
+    add(Severity::warning, "mta-sts." + d.domain, "MTA-STS policy: " + problem,
+        "Correct the policy file at " + m.policy_url + " (RFC 8461 3.2), then change the id= in the _mta-sts TXT record.");
+  if (m.verdict == MtaStsVerdict::error)
+    add(Severity::warning, d.domain, "MTA-STS published but unusable: " + m.error,
+        "Senders ignore the policy. Serve a valid policy as text/plain at https://mta-sts." + d.domain +
+            "/.well-known/mta-sts.txt with a certificate valid for that name, without redirects.");
+  if (m.mode && *m.mode != MtaStsMode::none) {
+    const bool enforce = *m.mode == MtaStsMode::enforce;
+    for (const auto& h : d.mx_hosts)
+      if (h.mta_sts_match == false)
+        add(enforce ? Severity::critical : Severity::warning, h.name, "MTA-STS: the MX is not listed in the policy",
+            "Add `mx: " + h.name + "` (or a matching `mx: *.` pattern) to the policy and change the id= of the TXT record." +
+                std::string(enforce ? " Senders refuse to deliver to this MX until then." : ""));
+    for (const ProbeResult* p : reachable_probes(d))
+      if (!verified(*p))
+        add(enforce ? Severity::critical : Severity::warning, probe_subject(*p),
+            std::string("MTA-STS: the certificate is not Verified (") +
+                (p->tls ? std::string(postfix_word(p->tls->verdict)) : std::string("no TLS")) + ")",
+            "Renew or replace the certificate so it chains to a public CA and names " + p->mx +
+                (enforce ? "; senders do not deliver to this MX until then." : "."));
+    if (!enforce && m.verdict == MtaStsVerdict::pass)
+      add(Severity::info, d.domain, "MTA-STS is in testing mode and every MX passes",
+          "Move from `mode: testing` to `mode: enforce` (and change the id= of the TXT record) so senders refuse downgrades.");
+  }
+  if (d.tls_rpt.state == TlsRptState::invalid || d.tls_rpt.state == TlsRptState::dns_error)
+    add(Severity::warning, "_smtp._tls." + d.domain, "TLS-RPT record unusable: " + d.tls_rpt.error,
+        "Publish `_smtp._tls." + d.domain + ". IN TXT \"v=TLSRPTv1; rua=mailto:tls-reports@" + d.domain + "\"`.");
+  else if (d.tls_rpt.state == TlsRptState::absent && m.mode)
+    add(Severity::info, d.domain, "MTA-STS without TLS-RPT: nobody hears about delivery failures",
+        "Publish `_smtp._tls." + d.domain + ". IN TXT \"v=TLSRPTv1; rua=mailto:tls-reports@" + d.domain + "\"`.");
+}
+
+}  // namespace
+
 void judge_domain(DomainResult& d) {
   d.gmail_lock = gmail_lock_for(d);
 
   std::vector<Finding> findings = domain_findings(d);
+  policy_findings(d, findings);
 
   // MX names whose lookup problem is already reported from mx_hosts.
   std::set<std::string> mx_with_dns_finding;

@@ -60,6 +60,33 @@ enum class Issue {
 std::vector<Issue> probe_issues(const ProbeResult& p);
 std::string_view issue_label(Issue);  // short note for tables: "no STARTTLS", "TLSv1/1.1", …
 
+// The eight policy fields of one probe row (JSON Lines and CSV share them, data/schema.md):
+// dnssec_mx, mta_sts_mode, mta_sts_verdict and tls_rpt belong to the domain and repeat on
+// every row; dnssec_addr, dane and dane_match to the probe; mta_sts_mx_match to the MX.
+struct PolicyFields {
+  bool dnssec_mx = false;
+  std::optional<bool> dnssec_addr;          // null: the MX host's addresses were not looked at
+  std::optional<std::string_view> dane;     // null with dnssec_addr
+  std::optional<bool> dane_match;           // true matched, false failed, else null
+  std::optional<std::string_view> mta_sts_mode;  // null without a valid policy
+  std::optional<bool> mta_sts_mx_match;     // null without a valid policy
+  std::string_view mta_sts_verdict;
+  std::string_view tls_rpt;
+};
+PolicyFields policy_fields(const DomainResult& d, const ProbeResult& p);
+
+// How mail would fare under one sender policy (the side-by-side table of `check`).
+struct PolicyOutcome {
+  std::string policy;    // "opportunistic", "verify", "MTA-STS", "DANE"
+  bool applies = true;   // false: not published (MTA-STS, DANE); the sender falls back to opportunistic
+  bool delivered = false;      // to some MX
+  bool encrypted = false;      // over TLS
+  bool authenticated = false;  // the server's identity checked
+  bool every_mx = false;       // the same holds for every reachable MX
+  std::string note;
+};
+std::vector<PolicyOutcome> side_by_side(const DomainResult& d);
+
 // OpenSSL cipher names that are weak (RC4, DES/3DES, NULL, EXPORT), or fewer than 128 bits.
 bool is_weak_cipher(std::string_view openssl_name, int bits);
 bool is_legacy_protocol(std::string_view openssl_version);

@@ -5,6 +5,11 @@
 #include "core/gather.hpp"
 #include "core/text.hpp"
 #include "dns/resolver.hpp"
+#include "policy/mta_sts.hpp"
+#include "policy/tls_rpt.hpp"
+#include "tls/https_client.hpp"
+
+#include <asio/experimental/awaitable_operators.hpp>
 
 #include <algorithm>
 
@@ -21,8 +26,16 @@ std::string describe(const dns::Answer& answer, const std::string& name, const c
          (answer.detail.empty() ? "" : " (" + answer.detail + ")");
 }
 
+// One MX host after resolve_addr and resolve_tlsa.
+struct ResolvedHost {
+  MxHost host;
+  tls::DaneLookup dane;
+  std::int64_t tlsa_ms = -1;
+};
+
 // All A and AAAA of one host (as allowed by -4/-6); an error text when there are none.
-asio::awaitable<MxHost> resolve_host(dns::Resolver& resolver, MxHost host, const DomainScanSettings& settings) {
+asio::awaitable<ResolvedHost> resolve_host(dns::Resolver& resolver, MxHost host, const DomainScanSettings& settings,
+                                           bool dnssec_mx) {
   std::vector<asio::awaitable<dns::AddressAnswer>> lookups;
   std::vector<const char*> types;
   if (settings.ipv4) lookups.push_back(resolver.a(host.name)), types.push_back("A");
@@ -30,8 +43,13 @@ asio::awaitable<MxHost> resolve_host(dns::Resolver& resolver, MxHost host, const
   const auto answers = co_await gather(std::move(lookups));
   std::vector<std::string> problems;
   bool nxdomain = false;
+  // Postfix's rule: the address is secure when every A/AAAA answer (records or denial)
+  // carried AD; one insecure answer lets an attacker steer the sender elsewhere.
+  bool all_secure = !answers.empty();
   for (std::size_t i = 0; i < answers.size(); ++i) {
     const auto& answer = answers[i];
+    all_secure = all_secure && answer.authenticated &&
+                 (answer.outcome == dns::Outcome::ok || answer.outcome == dns::Outcome::nodata);
     for (const auto& address : answer.addresses) host.addresses.push_back(address.to_string());
     if (answer.outcome == dns::Outcome::nxdomain) nxdomain = true;
     else if (answer.outcome != dns::Outcome::ok && answer.outcome != dns::Outcome::nodata)
@@ -42,7 +60,20 @@ asio::awaitable<MxHost> resolve_host(dns::Resolver& resolver, MxHost host, const
     else if (!problems.empty()) host.error = problems.front();
     else host.error = host.name + std::string(": no ") + (settings.ipv4 && settings.ipv6 ? "A or AAAA" : settings.ipv4 ? "A" : "AAAA") + " records";
   }
-  co_return host;
+  ResolvedHost out;
+  out.dane.addresses_secure = all_secure && !host.addresses.empty();
+  // resolve_tlsa: only for secure addresses (RFC 7672 §2.2.2, as Postfix does). In a signed
+  // domain (secure MX RRset) the TLSA is also fetched for an insecure host, only to tell the
+  // admin that senders ignore it ("halfdane").
+  if (settings.dane && !host.addresses.empty() && (out.dane.addresses_secure || dnssec_mx)) {
+    const auto started = std::chrono::steady_clock::now();
+    auto tlsa = co_await resolver.tlsa("_" + std::to_string(settings.port) + "._tcp." + host.name);
+    out.tlsa_ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
+    out.dane.looked_up = true;
+    out.dane.tlsa = std::move(tlsa);
+  }
+  out.host = std::move(host);
+  co_return out;
 }
 
 // The record for a lookup that stopped the domain or one MX before any connection: a probe
@@ -61,7 +92,137 @@ ProbeResult dns_failure(const DomainResult& d, const std::string& mx, int prefer
   return r;
 }
 
+// The _mta-sts TXT, then the policy over HTTPS (RFC 8461 §3). Every failure becomes text in
+// the facts: for a sender it means "no policy", for the admin it is a finding.
+asio::awaitable<MtaStsFacts> lookup_mta_sts(dns::Resolver& resolver, const std::string& domain,
+                                            const DomainScanSettings& settings) {
+  MtaStsFacts f;
+  const std::string txt_name = "_mta-sts." + domain;
+  const dns::TxtAnswer txt = co_await resolver.txt(txt_name);
+  if (txt.outcome == dns::Outcome::nxdomain || txt.outcome == dns::Outcome::nodata) co_return f;
+  if (txt.outcome != dns::Outcome::ok) {
+    f.verdict = MtaStsVerdict::error;
+    f.error = describe(txt, txt_name, "TXT");
+    co_return f;
+  }
+  std::string chosen, error;
+  const auto record = policy::select_sts_record(txt.texts, chosen, error);
+  f.txt = printable(chosen, 512);
+  if (!record) {
+    // TXT records that are not STS at all (a wildcard, SPF at the wrong name) mean no policy.
+    if (chosen.empty() && error.rfind("no TXT record", 0) == 0) co_return f;
+    f.verdict = MtaStsVerdict::error;
+    f.error = txt_name + " TXT: " + error;
+    co_return f;
+  }
+  f.id = record->id;
+  const std::string host = "mta-sts." + domain;
+  f.policy_url = "https://" + host + (settings.mta_sts_port == 443 ? "" : ":" + std::to_string(settings.mta_sts_port)) +
+                 "/.well-known/mta-sts.txt";
+  f.verdict = MtaStsVerdict::error;  // until a valid policy is in hand
+
+  tls::HttpsRequest request;
+  request.host = host;
+  request.path = "/.well-known/mta-sts.txt";
+  request.port = settings.mta_sts_port;
+  request.timeout = settings.mta_sts_timeout;
+  request.max_body = policy::max_policy_bytes;
+  if (settings.ipv4) {
+    const auto a = co_await resolver.a(host);
+    request.addresses.insert(request.addresses.end(), a.addresses.begin(), a.addresses.end());
+  }
+  if (settings.ipv6) {
+    const auto aaaa = co_await resolver.aaaa(host);
+    request.addresses.insert(request.addresses.end(), aaaa.addresses.begin(), aaaa.addresses.end());
+  }
+  if (request.addresses.empty()) {
+    f.error = "policy host " + host + " has no address";
+    co_return f;
+  }
+  const tls::HttpsResponse response = co_await tls::https_get(*settings.https, std::move(request));
+  if (!response.ok) {
+    f.error = "fetching " + f.policy_url + ": " + response.error;
+    co_return f;
+  }
+  const policy::PolicyParse parsed = policy::parse_sts_policy(response.body);
+  for (const auto& problem : parsed.problems) f.problems.push_back(problem.text());
+  if (!parsed.valid()) {
+    for (const auto& problem : parsed.problems)
+      if (problem.fatal) {
+        f.error = "policy invalid: " + problem.text();
+        break;
+      }
+    co_return f;
+  }
+  f.mode = parsed.policy.mode;
+  f.mx_patterns = parsed.policy.mx;
+  f.max_age = parsed.policy.max_age;
+  f.verdict = *f.mode == MtaStsMode::none ? MtaStsVerdict::none : MtaStsVerdict::pass;  // judged per MX later
+  co_return f;
+}
+
+asio::awaitable<TlsRptFacts> lookup_tls_rpt(dns::Resolver& resolver, const std::string& domain) {
+  TlsRptFacts f;
+  const std::string name = "_smtp._tls." + domain;
+  const dns::TxtAnswer txt = co_await resolver.txt(name);
+  if (txt.outcome == dns::Outcome::nxdomain || txt.outcome == dns::Outcome::nodata) co_return f;
+  if (txt.outcome != dns::Outcome::ok) {
+    f.state = TlsRptState::dns_error;
+    f.error = describe(txt, name, "TXT");
+    co_return f;
+  }
+  std::string chosen, error;
+  const auto record = policy::select_tls_rpt_record(txt.texts, chosen, error);
+  f.txt = printable(chosen, 512);
+  if (!record) {
+    if (chosen.empty() && error.rfind("no TXT record", 0) == 0) co_return f;
+    f.state = TlsRptState::invalid;
+    f.error = name + " TXT: " + error;
+    co_return f;
+  }
+  f.state = TlsRptState::valid;
+  f.rua = record->rua;
+  co_return f;
+}
+
+struct Policies {
+  MtaStsFacts mta_sts;
+  TlsRptFacts tls_rpt;
+};
+
+asio::awaitable<Policies> lookup_policies(dns::Resolver& resolver, std::string domain, const DomainScanSettings& settings) {
+  using namespace asio::experimental::awaitable_operators;
+  auto [mta_sts, tls_rpt] = co_await (lookup_mta_sts(resolver, domain, settings) && lookup_tls_rpt(resolver, domain));
+  co_return Policies{std::move(mta_sts), std::move(tls_rpt)};
+}
+
+asio::awaitable<std::vector<ProbeResult>> run_probes(std::vector<ProbeTarget> targets, ProbeRunner run_probe) {
+  std::vector<asio::awaitable<ProbeResult>> probes;
+  for (auto& target : targets) probes.push_back(run_probe(std::move(target)));
+  auto results = co_await gather(std::move(probes));
+  co_return results;
+}
+
 }  // namespace
+
+void judge_mta_sts(DomainResult& d) {
+  MtaStsFacts& m = d.mta_sts;
+  for (auto& host : d.mx_hosts) host.mta_sts_match.reset();
+  if (!m.mode) return;
+  for (auto& host : d.mx_hosts) host.mta_sts_match = policy::mx_matches_any(m.mx_patterns, host.name);
+  if (*m.mode == MtaStsMode::none) {
+    m.verdict = MtaStsVerdict::none;
+    return;
+  }
+  bool fail = std::any_of(d.mx_hosts.begin(), d.mx_hosts.end(), [](const MxHost& h) { return h.mta_sts_match == false; });
+  for (const auto& p : d.probes) {
+    // A probe that never got a 2xx greeting tells nothing about the policy: a sender would
+    // move on to the next MX for reasons that have nothing to do with MTA-STS.
+    if (p.greeting_code < 200 || p.greeting_code > 299) continue;
+    if (!p.tls || p.tls->verdict != CertVerdict::verified) fail = true;
+  }
+  m.verdict = fail ? MtaStsVerdict::fail : MtaStsVerdict::pass;
+}
 
 asio::awaitable<DomainResult> scan_domain(std::string input, std::string ascii_domain, dns::Resolver& resolver,
                                           const DomainScanSettings& settings, ProbeRunner run_probe) {
@@ -82,13 +243,13 @@ asio::awaitable<DomainResult> scan_domain(std::string input, std::string ascii_d
       }
       d.kind = DomainKind::mx;
       for (const auto& record : mx.records)
-        if (!record.host.empty()) hosts.push_back(MxHost{record.host, record.preference, {}, {}});
+        if (!record.host.empty()) hosts.push_back(MxHost{record.host, record.preference, {}, {}, {}});
       break;
     }
     case dns::Outcome::nodata:
       // RFC 5321 §5.1: no MX, so the domain itself is the mail host (preference 0).
       d.kind = DomainKind::implicit_mx;
-      hosts.push_back(MxHost{d.domain, 0, {}, {}});
+      hosts.push_back(MxHost{d.domain, 0, {}, {}, {}});
       break;
     case dns::Outcome::nxdomain:
     default:
@@ -98,20 +259,32 @@ asio::awaitable<DomainResult> scan_domain(std::string input, std::string ascii_d
       co_return d;
   }
 
-  // resolve_addr, every MX host at once
-  std::vector<asio::awaitable<MxHost>> lookups;
-  for (auto& host : hosts) lookups.push_back(resolve_host(resolver, std::move(host), settings));
-  d.mx_hosts = co_await gather(std::move(lookups));
+  // resolve_addr and resolve_tlsa, every MX host at once
+  std::vector<asio::awaitable<ResolvedHost>> lookups;
+  for (auto& host : hosts) lookups.push_back(resolve_host(resolver, std::move(host), settings, d.dnssec_mx));
+  const std::vector<ResolvedHost> resolved = co_await gather(std::move(lookups));
+  for (const auto& r : resolved) d.mx_hosts.push_back(r.host);
 
-  // connect … quit, every (MX, address) at once
-  std::vector<asio::awaitable<ProbeResult>> probes;
-  for (const auto& host : d.mx_hosts) {
-    for (const auto& address : host.addresses) {
-      ProbeTarget target{d.domain, host.name, host.preference, asio::ip::make_address(address), settings.port};
-      probes.push_back(run_probe(std::move(target)));
+  // connect … quit, every (MX, address) at once, beside the domain's policy lookups
+  std::vector<ProbeTarget> targets;
+  for (const auto& r : resolved) {
+    for (const auto& address : r.host.addresses) {
+      ProbeTarget target{d.domain, r.host.name, r.host.preference, asio::ip::make_address(address), settings.port};
+      target.dane = r.dane;
+      target.tlsa_lookup_ms = r.tlsa_ms;
+      targets.push_back(std::move(target));
     }
   }
-  d.probes = co_await gather(std::move(probes));
+  if (settings.https) {
+    using namespace asio::experimental::awaitable_operators;
+    auto [probes, policies] = co_await (run_probes(std::move(targets), run_probe) &&
+                                        lookup_policies(resolver, d.domain, settings));
+    d.probes = std::move(probes);
+    d.mta_sts = std::move(policies.mta_sts);
+    d.tls_rpt = std::move(policies.tls_rpt);
+  } else {
+    d.probes = co_await run_probes(std::move(targets), run_probe);
+  }
   if (d.probes.empty()) {
     if (d.kind == DomainKind::mx) d.kind = DomainKind::no_mx_hosts;
     if (d.error.empty() && !d.mx_hosts.empty()) d.error = d.mx_hosts.front().error;
@@ -119,6 +292,7 @@ asio::awaitable<DomainResult> scan_domain(std::string input, std::string ascii_d
   for (const auto& host : d.mx_hosts)
     if (host.addresses.empty())
       d.probes.push_back(dns_failure(d, host.name, host.preference, Phase::resolve_addr, host.error, settings.port));
+  judge_mta_sts(d);
   co_return d;
 }
 

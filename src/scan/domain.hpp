@@ -7,11 +7,16 @@
 
 #include <asio/awaitable.hpp>
 
+#include <chrono>
 #include <functional>
+#include <memory>
 #include <string>
 
 namespace mxtls::dns {
 class Resolver;
+}
+namespace mxtls::tls {
+class HttpsContext;
 }
 
 namespace mxtls::scan {
@@ -21,7 +26,18 @@ struct DomainScanSettings {
   std::uint16_t port = 25;
   bool ipv4 = true;
   bool ipv6 = true;
+  bool dane = true;  // resolve_tlsa for MX hosts with DNSSEC-secure addresses
+  // MTA-STS policy fetches (verifying trust store). nullptr: MTA-STS and TLS-RPT are not
+  // looked up at all (their fields stay "no-policy"/"absent").
+  std::shared_ptr<const tls::HttpsContext> https;
+  std::uint16_t mta_sts_port = 443;  // the lab and tests serve policies on other ports
+  std::chrono::milliseconds mta_sts_timeout{10'000};
 };
+
+// RFC 8461 §4: each MX host's name against the policy's patterns (MxHost::mta_sts_match) and
+// the domain's verdict: pass when every MX name matches and every probe that reached a
+// greeting shows a Verified certificate. Needs d.mta_sts filled and every probe in.
+void judge_mta_sts(DomainResult& d);
 
 // How a probe is run: directly in `check`, through a shared scheduler in bulk scans.
 using ProbeRunner = std::function<asio::awaitable<ProbeResult>(ProbeTarget)>;

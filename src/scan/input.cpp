@@ -2,6 +2,7 @@
 // costs at most max_line_bytes of memory per line and yields a problem report, not a stop.
 #include "scan/input.hpp"
 
+#include "core/bounded_line.hpp"
 #include "core/domain_name.hpp"
 #include "core/text.hpp"
 
@@ -95,25 +96,6 @@ DomainListReader::DomainListReader(std::istream& in, std::string source_name)
 DomainListReader::DomainListReader(std::unique_ptr<std::istream> in, std::string source_name)
     : owned_(std::move(in)), in_(*owned_), source_(std::move(source_name)) {}
 
-bool DomainListReader::read_line(std::string& line, bool& too_long) {
-  line.clear();
-  too_long = false;
-  std::streambuf* buffer = in_.rdbuf();
-  if (buffer == nullptr) return false;
-  bool any = false;
-  for (;;) {
-    const auto c = buffer->sbumpc();
-    if (c == std::char_traits<char>::eof()) {
-      in_.setstate(std::ios::eofbit);
-      return any;
-    }
-    any = true;
-    if (c == '\n') return true;
-    if (line.size() < max_line_bytes) line.push_back(static_cast<char>(c));
-    else too_long = true;  // keep reading to the newline, keep nothing
-  }
-}
-
 namespace {
 
 bool all_digits(std::string_view text) {
@@ -125,7 +107,7 @@ bool all_digits(std::string_view text) {
 DomainListReader::Item DomainListReader::next() {
   std::string line;
   bool too_long = false;
-  while (read_line(line, too_long)) {
+  while (read_bounded_line(in_.rdbuf(), line, max_line_bytes, too_long)) {
     ++line_;
     const auto problem = [&](std::string reason) {
       Item item;

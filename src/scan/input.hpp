@@ -80,9 +80,6 @@ class DomainListReader {
   const std::string& source_name() const { return source_; }
 
  private:
-  // One line into `line`; false at end of input. `too_long` when it was cut.
-  bool read_line(std::string& line, bool& too_long);
-
   std::unique_ptr<std::istream> owned_;
   std::istream& in_;
   std::string source_;

@@ -175,9 +175,10 @@ asio::awaitable<bool> start_tls(ProbeRun& run, smtp::Session& session) {
   co_return true;
 }
 
-asio::awaitable<std::unique_ptr<tls::ClientTlsSession>> handshake(ProbeRun& run, tls::ClientTlsContext& context) {
+asio::awaitable<std::unique_ptr<tls::ClientTlsSession>> handshake(ProbeRun& run, tls::ClientTlsContext& context,
+                                                                   const tls::DaneRequest* dane) {
   run.begin(Phase::handshake, run.settings.timeouts.handshake);
-  auto tls = std::make_unique<tls::ClientTlsSession>(run.socket, context, run.result.mx);
+  auto tls = std::make_unique<tls::ClientTlsSession>(run.socket, context, run.result.mx, dane);
   auto outcome = co_await tls->handshake();
   if (!outcome.error) co_return tls;
   if (run.clock.expired())
@@ -196,7 +197,8 @@ asio::awaitable<void> quit(ProbeRun& run, smtp::Session& session) {
   (void)goodbye;
 }
 
-asio::awaitable<void> converse(ProbeRun& run, const ProbeTarget& target, tls::ClientTlsContext& tls_context) {
+asio::awaitable<void> converse(ProbeRun& run, const ProbeTarget& target, tls::ClientTlsContext& tls_context,
+                               const tls::DaneRequest* dane) {
   ProbeResult& r = run.result;
   if (!co_await connect(run, target)) co_return;
   smtp::PlainTransport plain(run.socket);
@@ -218,11 +220,15 @@ asio::awaitable<void> converse(ProbeRun& run, const ProbeTarget& target, tls::Cl
     if (r.status == Status::smtp_reject) co_await quit(run, session);
     co_return;
   }
-  auto tls = co_await handshake(run, tls_context);
-  if (!tls) co_return;
+  auto tls = co_await handshake(run, tls_context, dane);
+  if (!tls) {
+    if (dane) r.dane.detail = "TLS handshake failed, so the TLSA records could not be checked";
+    co_return;
+  }
 
   run.begin(Phase::verify, run.settings.timeouts.command);
   r.tls = tls->facts(r.mx);
+  if (dane) tls->dane_outcome(r.dane);
 
   session.switch_transport(*tls);
   auto after = co_await say_hello(run, session, Phase::ehlo_after_tls);
@@ -245,10 +251,20 @@ asio::awaitable<ProbeResult> run_probe(ProbeTarget target, const ProbeSettings& 
   result.started_at = rfc3339_utc(std::chrono::system_clock::now());
   const auto started = Clock::now();
 
+  // resolve_tlsa ran in the domain scan (once per MX host); its verdict is judged here.
+  std::vector<dns::TlsaRecord> usable_tlsa;
+  if (target.dane) {
+    result.dnssec_addr = target.dane->addresses_secure;
+    result.dane = tls::dane_from_dns(*target.dane, usable_tlsa);
+    if (target.tlsa_lookup_ms >= 0) result.phase_ms.push_back({Phase::resolve_tlsa, target.tlsa_lookup_ms});
+  }
+  const tls::DaneRequest dane_request{target.mx, usable_tlsa};
+  const tls::DaneRequest* dane = usable_tlsa.empty() ? nullptr : &dane_request;
+
   auto executor = co_await asio::this_coro::executor;
   ProbeRun run(result, settings, executor);
   try {
-    co_await (converse(run, target, tls_context) || run.clock.watchdog());
+    co_await (converse(run, target, tls_context, dane) || run.clock.watchdog());
   } catch (const std::exception& e) {
     run.fail(Status::internal, e.what());
   }

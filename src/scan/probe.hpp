@@ -3,6 +3,7 @@
 #pragma once
 
 #include "core/result.hpp"
+#include "tls/dane.hpp"
 
 #include <asio/awaitable.hpp>
 #include <asio/ip/address.hpp>
@@ -22,6 +23,10 @@ struct ProbeTarget {
   int preference = 0;
   asio::ip::address address;
   std::uint16_t port = 25;
+  // What DNS said about DANE for this MX host (resolve_addr's AD bit, resolve_tlsa's answer),
+  // looked up once per MX host by the domain scan. nullopt: not looked at (dnssec_addr null).
+  std::optional<tls::DaneLookup> dane;
+  std::int64_t tlsa_lookup_ms = -1;  // the resolve_tlsa phase's duration, when it ran
 };
 
 struct Timeouts {

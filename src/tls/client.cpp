@@ -86,6 +86,12 @@ ClientTlsContext::ClientTlsContext(const ClientTlsOptions& options) : impl_(std:
   SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, record_verification);
   SSL_CTX_set_verify_depth(ctx, 16);
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+  // DANE is switched on per connection (SSL_dane_enable) only where usable TLSA exist; this
+  // only installs the digests it needs.
+  if (SSL_CTX_dane_enable(ctx) <= 0) {
+    ERR_clear_error();
+    throw std::runtime_error("OpenSSL cannot enable DANE support");
+  }
 
   if (!options.ca_pem.empty()) {
     add_trust_anchors(ctx, options.ca_pem);
@@ -113,15 +119,54 @@ struct ClientTlsSession::Impl {
   Impl(asio::ip::tcp::socket& socket, asio::ssl::context& ctx) : stream(socket, ctx) {}
   asio::ssl::stream<asio::ip::tcp::socket&> stream;
   VerifyRecord verify;
+  bool dane = false;
+  std::string dane_error;  // OpenSSL refused the records: DANE failed before the handshake
 };
 
+namespace {
+
+// With DANE on, the handshake's verification is DANE's (a DANE-EE match succeeds without any
+// chain to a trusted root), so the PKIX verdict is judged again on the recorded chain, as a
+// sender at Postfix level "verify" would judge it.
+VerifyRecord pkix_verify(SSL* ssl) {
+  VerifyRecord record;
+  X509* leaf = SSL_get0_peer_certificate(ssl);
+  if (!leaf) return record;
+  std::unique_ptr<X509_STORE_CTX, decltype(&X509_STORE_CTX_free)> store(X509_STORE_CTX_new(), &X509_STORE_CTX_free);
+  if (!store || X509_STORE_CTX_init(store.get(), SSL_CTX_get_cert_store(SSL_get_SSL_CTX(ssl)), leaf,
+                                    SSL_get_peer_cert_chain(ssl)) != 1) {
+    record.first_error = X509_V_ERR_UNSPECIFIED;
+    ERR_clear_error();
+    return record;
+  }
+  X509_STORE_CTX_set_default(store.get(), "ssl_server");
+  X509_VERIFY_PARAM_set_depth(X509_STORE_CTX_get0_param(store.get()), 16);
+  X509_STORE_CTX_set_ex_data(store.get(), 0, &record);
+  X509_STORE_CTX_set_verify_cb(store.get(), [](int ok, X509_STORE_CTX* ctx) -> int {
+    auto* r = static_cast<VerifyRecord*>(X509_STORE_CTX_get_ex_data(ctx, 0));
+    if (!ok && r && r->first_error == X509_V_OK) {
+      r->first_error = X509_STORE_CTX_get_error(ctx);
+      r->first_error_depth = X509_STORE_CTX_get_error_depth(ctx);
+    }
+    return 1;
+  });
+  if (X509_verify_cert(store.get()) != 1 && record.first_error == X509_V_OK)
+    record.first_error = X509_STORE_CTX_get_error(store.get());
+  ERR_clear_error();
+  return record;
+}
+
+}  // namespace
+
 ClientTlsSession::ClientTlsSession(asio::ip::tcp::socket& socket, ClientTlsContext& context,
-                                   const std::string& server_name)
+                                   const std::string& server_name, const DaneRequest* dane)
     : impl_(std::make_unique<Impl>(socket, context.impl().context)) {
   SSL* ssl = impl_->stream.native_handle();
   SSL_set_ex_data(ssl, verify_record_index(), &impl_->verify);
-  // SNI is the MX host name (DESIGN.md §3); an IP literal must not be sent as SNI.
+  // SNI is the MX host name (DESIGN.md §3); an IP literal must not be sent as SNI. With DANE
+  // it is the TLSA base domain, which for SMTP is that same MX host name (RFC 7672 §3.2.2).
   if (!server_name.empty()) SSL_set_tlsext_host_name(ssl, server_name.c_str());
+  if (dane && !dane->records.empty()) impl_->dane = enable_dane(ssl, *dane, impl_->dane_error);
 }
 
 ClientTlsSession::~ClientTlsSession() = default;
@@ -158,15 +203,27 @@ TlsFacts ClientTlsSession::facts(const std::string& host) const {
   STACK_OF(X509)* chain = SSL_get_peer_cert_chain(ssl);
   f.cert = describe_certificate(leaf, chain ? sk_X509_num(chain) : 1);
   f.name_matched = certificate_matches_host(leaf, host);
-  if (impl_->verify.first_error != X509_V_OK) {
+  const VerifyRecord verify = impl_->dane ? pkix_verify(ssl) : impl_->verify;
+  if (verify.first_error != X509_V_OK) {
     f.verdict = CertVerdict::untrusted;
-    f.verify_error = X509_verify_cert_error_string(impl_->verify.first_error);
-    if (impl_->verify.first_error_depth > 0)
-      f.verify_error += " (at depth " + std::to_string(impl_->verify.first_error_depth) + ")";
+    f.verify_error = X509_verify_cert_error_string(verify.first_error);
+    if (verify.first_error_depth > 0)
+      f.verify_error += " (at depth " + std::to_string(verify.first_error_depth) + ")";
   } else {
     f.verdict = f.name_matched ? CertVerdict::verified : CertVerdict::trusted;
   }
   return f;
+}
+
+void ClientTlsSession::dane_outcome(DaneFacts& facts) const {
+  if (!impl_->dane) {
+    if (!impl_->dane_error.empty()) {
+      facts.state = DaneState::failed;
+      facts.detail = impl_->dane_error;
+    }
+    return;
+  }
+  record_dane_outcome(impl_->stream.native_handle(), impl_->verify.first_error, impl_->verify.first_error_depth, facts);
 }
 
 asio::awaitable<std::pair<std::error_code, std::size_t>> ClientTlsSession::read_some(asio::mutable_buffer buffer) {

@@ -5,6 +5,7 @@
 
 #include "core/result.hpp"
 #include "smtp/session.hpp"
+#include "tls/dane.hpp"
 
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
@@ -45,13 +46,19 @@ struct HandshakeOutcome {
 // TLS over a borrowed, already connected socket. Also an smtp::Transport once established.
 class ClientTlsSession final : public smtp::Transport {
  public:
-  ClientTlsSession(asio::ip::tcp::socket& socket, ClientTlsContext& context, const std::string& server_name);
+  // With `dane` (usable TLSA records), OpenSSL's DANE verification runs during the handshake;
+  // it never aborts it either. The certificate verdict stays the PKIX one.
+  ClientTlsSession(asio::ip::tcp::socket& socket, ClientTlsContext& context, const std::string& server_name,
+                   const DaneRequest* dane = nullptr);
   ~ClientTlsSession() override;
 
   asio::awaitable<HandshakeOutcome> handshake();
   // Version, cipher, group, certificate facts and the Verified/Trusted/Untrusted/Anonymous
   // verdict, the name checked against `host` (the MX name) by RFC 6125 rules.
   TlsFacts facts(const std::string& host) const;
+  // After the handshake, when constructed with DANE: matched (record, depth) or failed (why).
+  // `facts.state` stays as it is when DANE was not enabled.
+  void dane_outcome(DaneFacts& facts) const;
 
   asio::awaitable<std::pair<std::error_code, std::size_t>> read_some(asio::mutable_buffer) override;
   asio::awaitable<std::error_code> write_all(asio::const_buffer) override;

@@ -286,7 +286,8 @@ TEST_CASE("lab fleet: certificates are named from the zone and judged as the dom
   for (auto& [p, s] : seen) REQUIRE(s.cert);
 
   const auto good_sans = dns_sans(seen.at(Personality::good).cert.get());
-  CHECK(good_sans == std::vector<std::string>{"mx.good.test", "mx2.multi.test", "implicit.test", "mx.xn--r8jz45g.test"});
+  CHECK(good_sans == std::vector<std::string>{"mx.good.test", "mx2.multi.test", "implicit.test", "mx.xn--r8jz45g.test",
+                                             "mx.dane.test", "mx.danestale.test", "mx.stsnotlisted.test"});
   CHECK(signed_by_ca(seen.at(Personality::good).cert.get()));
   CHECK(X509_cmp_current_time(X509_get0_notAfter(seen.at(Personality::good).cert.get())) > 0);
 

@@ -18,7 +18,7 @@ inline DomainResult make_domain(const std::string& domain, DomainKind kind = Dom
 
 inline void add_mx(DomainResult& d, const std::string& name, int preference,
                    std::vector<std::string> addresses, std::string error = {}) {
-  d.mx_hosts.push_back(MxHost{name, preference, std::move(addresses), std::move(error)});
+  d.mx_hosts.push_back(MxHost{name, preference, std::move(addresses), std::move(error), {}});
 }
 
 inline ProbeResult base_probe(const std::string& mx, const std::string& ip, int preference) {

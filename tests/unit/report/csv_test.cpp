@@ -49,7 +49,8 @@ TEST_CASE("CSV header: the 25 fixed columns in order, then the extras") {
         "cert_not_after,cert_sha256,spki_sha256,auth_before_tls,gmail_lock,elapsed_ms,"
         "started_at,greeting_code,used_helo,starttls_code,starttls_reply,injected_after_starttls,"
         "cipher_bits,cert_not_before,cert_key_type,cert_key_bits,cert_signature_algorithm,"
-        "cert_chain_length,cert_name_match,input\r\n");
+        "cert_chain_length,cert_name_match,input,dnssec_mx,dnssec_addr,dane,dane_match,mta_sts_mode,"
+        "mta_sts_mx_match,mta_sts_verdict,tls_rpt,dane_detail,dane_record,dane_depth,attempts\r\n");
   const auto& columns = csv_columns();
   REQUIRE(columns.size() >= 25);
   for (std::size_t i = 0; i < 25; ++i) CHECK(columns[i] == jsonl_fixed_keys()[i]);
@@ -71,9 +72,9 @@ TEST_CASE("CSV rows: exact TLS and refused rows, arrays joined, null empty, bool
         "TLSv1.3,TLS_AES_256_GCM_SHA384,X25519,verified,,CN=mx1.example.test,"
         "\"CN=mxtls test CA,O=mxtls\",mx1.example.test mail.example.test,2034-01-01T00:00:00Z,"
         "aa11,bb22,,grey,10,2024-05-01T00:00:00Z,220,false,220,2.0.0 Ready to start TLS,,256,"
-        "2024-01-01T00:00:00Z,EC,256,ecdsa-with-SHA256,2,true,example.test\r\n"
+        "2024-01-01T00:00:00Z,EC,256,ecdsa-with-SHA256,2,true,example.test,false,,,,,,no-policy,absent,,,,1\r\n"
         "1,example.test,mx2.example.test,20,127.0.0.11,25,refused,connect,Connection refused,,,"
-        ",,,,,,,,,,,,grey,1,,,false,,,,,,,,,,,example.test\r\n");
+        ",,,,,,,,,,,,grey,1,,,false,,,,,,,,,,,example.test,false,,,,,,no-policy,absent,,,,1\r\n");
 }
 
 TEST_CASE("CSV row: not offered, AUTH joined by spaces, hostile banner quoted") {

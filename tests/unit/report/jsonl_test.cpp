@@ -108,7 +108,9 @@ TEST_CASE("probe record: exact JSON of a verified TLS probe") {
       R"("cert_chain_length":2,"cert_name_match":true,)"
       R"("ehlo_after_tls":["PIPELINING","SIZE 10240000"],)"
       R"("phase_ms":{"connect":1,"greeting":2,"ehlo":1,"starttls":1,"handshake":5},)"
-      R"("input":"example.test"})";
+      R"("input":"example.test","dnssec_mx":false,"dnssec_addr":null,"dane":null,"dane_match":null,)"
+      R"("mta_sts_mode":null,"mta_sts_mx_match":null,"mta_sts_verdict":"no-policy","tls_rpt":"absent",)"
+      R"("dane_detail":null,"dane_record":null,"dane_depth":null,"dane_tlsa":null,"attempts":1,"earlier_attempts":[]})";
   CHECK(probe_record_json(d, d.probes[0]) == expected);
 }
 
@@ -131,7 +133,9 @@ TEST_CASE("probe record: a refused connection has nulls for every absent fact") 
       R"("injected_after_starttls":null,"cipher_bits":null,"cert_not_before":null,)"
       R"("cert_key_type":null,"cert_key_bits":null,"cert_signature_algorithm":null,)"
       R"("cert_chain_length":null,"cert_name_match":null,"ehlo_after_tls":null,)"
-      R"("phase_ms":{"connect":1},"input":null})";
+      R"("phase_ms":{"connect":1},"input":null,"dnssec_mx":false,"dnssec_addr":null,"dane":null,"dane_match":null,)"
+      R"("mta_sts_mode":null,"mta_sts_mx_match":null,"mta_sts_verdict":"no-policy","tls_rpt":"absent",)"
+      R"("dane_detail":null,"dane_record":null,"dane_depth":null,"dane_tlsa":null,"attempts":1,"earlier_attempts":[]})";
   CHECK(probe_record_json(d, d.probes[0]) == expected);
 }
 
@@ -237,12 +241,18 @@ TEST_CASE("domain record: exact summary with MX list, lock and findings") {
   const std::string expected =
       R"({"schema_version":1,"record":"domain","domain":"example.test","input":"Example.TEST.",)"
       R"("kind":"mx","error":null,"dnssec_mx":false,"gmail_lock":"grey",)"
-      R"("mx":[{"name":"mx1.example.test","preference":10,"addresses":["127.0.0.10","::1"],"error":null},)"
-      R"({"name":"mx2.example.test","preference":20,"addresses":[],"error":"mx2.example.test: no such host"}],)"
+      R"("mx":[{"name":"mx1.example.test","preference":10,"addresses":["127.0.0.10","::1"],"error":null,)"
+      R"("mta_sts_match":null},)"
+      R"({"name":"mx2.example.test","preference":20,"addresses":[],"error":"mx2.example.test: no such host",)"
+      R"("mta_sts_match":null}],)"
       R"("probes":2,"findings":[{"severity":"warning","subject":"mx2.example.test",)"
       R"("what":"MX host has no address (no A/AAAA record): mx2.example.test: no such host",)"
       R"("fix":"Publish A/AAAA records for mx2.example.test, or correct the MX record: it must )"
-      R"(name a host with addresses (not an IP address, not a missing name)."}]})";
+      R"(name a host with addresses (not an IP address, not a missing name)."}],)"
+      R"("mta_sts_mode":null,"mta_sts_mx_match":null,"mta_sts_verdict":"no-policy","mta_sts_txt":null,)"
+      R"("mta_sts_id":null,"mta_sts_url":null,"mta_sts_mx":null,"mta_sts_max_age":null,"mta_sts_error":null,)"
+      R"("mta_sts_problems":[],"tls_rpt":"absent","tls_rpt_txt":null,"tls_rpt_rua":[],"tls_rpt_error":null,)"
+      R"("dane":[]})";
   CHECK(domain_record_json(d) == expected);
 }
 

@@ -36,6 +36,7 @@ TEST_CASE("every lab personality gets its expected verdict") {
   lab::FleetOptions options;
   options.smtp_port = 0;
   options.dns_port = 0;
+  options.https_port = 0;
   options.drip_interval = std::chrono::milliseconds(200);
   lab::Fleet fleet(io.get_executor(), options);
   fleet.start();
@@ -67,6 +68,10 @@ TEST_CASE("every lab personality gets its expected verdict") {
       {"greeting554.test", {DomainKind::mx, S::smtp_reject, P::greeting, {}}},
       {"例え.test", {DomainKind::mx, S::ok, {}, V::verified}},
       {"nosuchdomain.test", {DomainKind::nxdomain, S::dns_error, P::resolve_mx, {}}},
+      {"dane.test", {DomainKind::mx, S::ok, {}, V::verified}},
+      {"danestale.test", {DomainKind::mx, S::ok, {}, V::verified}},
+      {"stsnotlisted.test", {DomainKind::mx, S::ok, {}, V::verified}},
+      {"ststesting.test", {DomainKind::mx, S::ok, {}, V::untrusted}},
   };
 
   for (std::size_t i = 0; i < results.size(); ++i) {
@@ -90,6 +95,8 @@ TEST_CASE("every lab personality gets its expected verdict") {
       REQUIRE(p->tls.has_value());
       CHECK(p->tls->verdict == *e->second.verdict);
     }
+    if (want.expected_dane) CHECK(p->dane.state == *want.expected_dane);
+    if (want.expected_mta_sts) CHECK(d.mta_sts.verdict == *want.expected_mta_sts);
   }
 
   // A few specifics beyond status and verdict.
@@ -114,6 +121,19 @@ TEST_CASE("every lab personality gets its expected verdict") {
   CHECK(missing.error.find("no such host") != std::string::npos);
   CHECK(find("nosuchdomain.test").probes.at(0).mx.empty());
   CHECK(find("nullmx.test").probes.empty());  // a null MX is an answer, not a failure
+  // DANE and MTA-STS personalities, beyond their states.
+  const auto& dane = find("dane.test");
+  CHECK(dane.dnssec_mx);
+  CHECK(dane.probes.at(0).dnssec_addr == true);
+  CHECK(dane.probes.at(0).dane.matched_depth == 0);
+  CHECK(dane.mta_sts.mode == MtaStsMode::enforce);
+  CHECK(dane.tls_rpt.state == TlsRptState::valid);
+  CHECK(find("danestale.test").probes.at(0).dane.detail.find("TLSA") != std::string::npos);
+  CHECK(find("stsnotlisted.test").mx_hosts.at(0).mta_sts_match == false);
+  CHECK(find("ststesting.test").mta_sts.mode == MtaStsMode::testing);
+  CHECK(find("ststesting.test").tls_rpt.state == TlsRptState::invalid);
+  CHECK_FALSE(find("good.test").probes.at(0).dnssec_addr.value_or(true));
+  CHECK(find("good.test").mta_sts.verdict == MtaStsVerdict::no_policy);
   CHECK(fleet.totals().mail_commands == 0);
   fleet.stop();
 }
