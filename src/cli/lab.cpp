@@ -100,6 +100,9 @@ void add_lab_command(CLI::App& app, LabOptions& o) {
   lab->add_option("--smtp-port", o.smtp_port, "port every lab SMTP server listens on")->capture_default_str();
   lab->add_flag("--no-smtp", o.no_smtp, "serve DNS only");
   lab->add_option("--ca-out", o.ca_out, "write the lab CA certificate (PEM) here");
+  add_scale_options(*lab, o.scale);
+  // The scale lab has a DNS address of its own unless --dns is given.
+  lab->final_callback([lab, &o] { o.dns_given = lab->count("--dns") > 0; });
 }
 
 void add_demo_command(CLI::App& app, DemoOptions& o) {
@@ -111,6 +114,13 @@ void add_demo_command(CLI::App& app, DemoOptions& o) {
 }
 
 int run_lab(const LabOptions& o) {
+  if (o.scale.domains > 0) {
+    ScaleLabOptions scale = o.scale;
+    scale.smtp_port = o.smtp_port;
+    scale.ca_out = o.ca_out;
+    if (o.dns_given) scale.dns = o.dns;
+    return run_scale_lab(scale);
+  }
   try {
     asio::io_context io(1);
     lab::FleetOptions options;

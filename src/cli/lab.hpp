@@ -3,6 +3,7 @@
 #pragma once
 
 #include "cli/common.hpp"
+#include "cli/lab_scale.hpp"
 #include "core/result.hpp"
 
 #include <CLI/CLI.hpp>
@@ -23,6 +24,8 @@ struct LabOptions {
   std::uint16_t smtp_port = 2525;
   bool no_smtp = false;
   std::string ca_out;  // write the lab CA here, for --ca-file of a separate `check`
+  ScaleLabOptions scale;  // --scale N: thousands of hosts for benchmarks and bulk-scan tests
+  bool dns_given = false;
 };
 
 struct DemoOptions {

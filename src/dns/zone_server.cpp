@@ -26,6 +26,8 @@
 #include <sstream>
 #include <stdexcept>
 #include <system_error>
+#include <unordered_map>
+#include <unordered_set>
 
 namespace mxtls::dns {
 
@@ -67,10 +69,12 @@ std::string canonical_or_throw(const std::string& name, const char* what) {
 
 // ---- zone data --------------------------------------------------------------------------------
 
+// Hashed: the scale lab serves 100 000+ owner names and must answer tens of thousands of
+// queries a second, so a lookup costs one hash of the name, not a walk through a tree.
 struct ZoneData {
-  std::map<std::string, std::vector<LdnsRrPtr>> records;  // owner → its records
-  std::set<std::string> names;                            // owners and empty non-terminals
-  std::map<std::string, const ldns_rr*> soa;              // apex → its SOA (kept in records)
+  std::unordered_map<std::string, std::vector<LdnsRrPtr>> records;  // owner → its records
+  std::unordered_set<std::string> names;  // owners and empty non-terminals
+  std::map<std::string, const ldns_rr*> soa;  // apex → its SOA (kept in records); few, sorted
 
   // The apex of the zone holding `name` (the closest enclosing apex), if we serve one.
   std::optional<std::string> zone_of(const std::string& name) const {
@@ -138,6 +142,8 @@ std::vector<LdnsRrPtr> read_records(const std::string& text) {
 ZoneData parse_zone_text(const std::string& text) {
   ZoneData zone;
   std::vector<LdnsRrPtr> records = read_records(text);
+  zone.records.reserve(records.size());
+  zone.names.reserve(records.size());
   for (const auto& record : records) {
     if (ldns_rr_get_type(record.get()) == LDNS_RR_TYPE_SOA) {
       zone.soa.emplace(owner_text(record.get()), record.get());
@@ -437,6 +443,20 @@ asio::awaitable<void> serve_udp(std::shared_ptr<State> state) {
     }
     ++state->stats.udp_queries;
     if (state->options.silent) continue;
+    if (state->options.delay.count() == 0) {
+      // Without an injected delay the answer goes out at once from this loop: a UDP send on
+      // loopback does not block, and skipping a coroutine and a copy per query roughly
+      // doubles the rate a scan of 100 000 domains can resolve at.
+      const std::vector<Outgoing> replies =
+          state->replies(std::span<const std::uint8_t>(buffer.data(), size), /*over_udp=*/true);
+      for (const Outgoing& reply : replies) {
+        udp::socket& socket = reply.from_other_port ? state->other_udp_socket : state->udp_socket;
+        auto [send_error, sent] = co_await socket.async_send_to(asio::buffer(reply.message), client, use_tuple);
+        (void)send_error;  // a client that went away is its own problem, not the server's
+        (void)sent;
+      }
+      continue;
+    }
     // One coroutine per query, so a delayed answer does not hold up the others.
     asio::co_spawn(
         state->executor,

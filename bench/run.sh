@@ -1,0 +1,313 @@
+#!/usr/bin/env bash
+# Issue 3 benchmarks B1–B4 and the peer comparison, on this machine: the scale lab pinned to
+# core 1, the client under test pinned to core 0, each figure printed as it comes. Everything
+# talks to 127.0.0.0/8 only. Usage:
+#   bench/run.sh [--build-dir DIR] [--mxtls PATH] [--only B1,B2,B3,B4,peers] [--quick]
+# --quick uses smaller fleets and concurrencies (a smoke run of the script itself).
+set -u
+export PATH=$PATH:/usr/sbin:/sbin   # posttls-finger lives in sbin
+
+here=$(cd "$(dirname "$0")" && pwd)
+build=${MXTLS_BUILD:-$here/../build}
+mxtls=
+only=B1,B2,B3,B4,peers
+quick=0
+while [ $# -gt 0 ]; do
+    case $1 in
+        --build-dir) build=$2; shift 2 ;;
+        --mxtls) mxtls=$2; shift 2 ;;
+        --only) only=$2; shift 2 ;;
+        --quick) quick=1; shift ;;
+        -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
+        *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
+    esac
+done
+mxtls=${mxtls:-$build/src/mxtls}
+minimal=$build/bench/minimal_client
+dns_bench=$build/bench/dns_bench
+for tool in "$minimal" "$dns_bench"; do
+    [ -x "$tool" ] || { echo "run.sh: $tool is missing: build first (ninja -C $build)" >&2; exit 2; }
+done
+# The lab: `mxtls lab --scale` once wired in, else the standalone program with the same options.
+if [ -x "$mxtls" ] && "$mxtls" lab --help 2>/dev/null | grep -q -- '--scale'; then
+    lab_cmd=("$mxtls" lab)
+else
+    lab_cmd=("$build/bench/mxtls-scale-lab")
+    [ -x "${lab_cmd[0]}" ] || { echo "run.sh: no scale lab (${lab_cmd[0]})" >&2; exit 2; }
+fi
+want() { [[ ",$only," == *",$1,"* ]]; }
+
+work=$(mktemp -d /tmp/mxtls-bench.XXXXXX)
+lab_pid=
+cleanup() {
+    [ -n "$lab_pid" ] && kill -TERM "$lab_pid" 2>/dev/null && wait "$lab_pid" 2>/dev/null
+    rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Thousands of sockets on both sides: raise the descriptor limit (root may raise the hard one).
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+cores=$(nproc)
+lab_core=1; client_core=0
+[ "$cores" -ge 2 ] || { lab_core=0; echo "run.sh: one core only: lab and client share it"; }
+
+dns_port=5399
+smtp_port=2599
+dns_addr=127.53.0.53
+
+say() { printf '%s\n' "$*"; }
+figure() { printf '  %-58s %s\n' "$1" "$2"; }
+
+# start_lab ARGS...: starts the lab on the lab core and waits for its description line.
+start_lab() {
+    stop_lab
+    taskset -c "$lab_core" "${lab_cmd[@]}" --dns "$dns_addr:$dns_port" --smtp-port "$smtp_port" \
+        --ca-out "$work/ca.pem" --domains-out "$work/domains.txt" --targets-out "$work/targets.txt" \
+        "$@" > "$work/lab.log" 2>&1 &
+    lab_pid=$!
+    for _ in $(seq 1 600); do
+        if grep -q 'mxtls lab --scale: .*started in' "$work/lab.log"; then
+            say "  lab: $(grep 'started in' "$work/lab.log" | head -1 | sed 's/^mxtls lab --scale: //')"
+            return 0
+        fi
+        if ! kill -0 "$lab_pid" 2>/dev/null; then
+            say "run.sh: the lab did not start:"; cat "$work/lab.log"; lab_pid=; return 1
+        fi
+        sleep 0.2
+    done
+    say "run.sh: the lab did not start within 120 s"; return 1
+}
+stop_lab() {
+    if [ -n "$lab_pid" ]; then
+        kill -TERM "$lab_pid" 2>/dev/null; wait "$lab_pid" 2>/dev/null
+        lab_pid=
+        grep 'stopped after' "$work/lab.log" | sed 's/^/  lab: /'
+    fi
+}
+# Lab CPU seconds so far (utime + stime of the lab process), to show when the lab is the bottleneck.
+lab_cpu() {
+    awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$lab_pid/stat" 2>/dev/null || echo 0
+}
+lab_connections() { grep -o 'stopped after [0-9]*' "$work/lab.log" | grep -o '[0-9]*$'; }
+
+# /usr/bin/time -v fields from FILE.
+tv() { grep -F "$2" "$1" | head -1 | awk -F': ' '{ print $2 }'; }
+cpu_of() { echo "$(tv "$1" 'User time (seconds)') + $(tv "$1" 'System time (seconds)')" | bc -l; }
+wall_of() {  # "h:mm:ss" or "m:ss.ss" → seconds
+    tv "$1" 'Elapsed (wall clock) time' | awk -F: '{ s = 0; for (i = 1; i <= NF; i++) s = s * 60 + $i; print s }'
+}
+calc() { echo "scale=6; $*" | bc -l; }
+fmt() { printf "%.${2:-1}f" "$1"; }
+
+scan_help=
+scan_common=()
+have_scan() {
+    [ -x "$mxtls" ] || return 1
+    scan_help=$("$mxtls" scan --help 2>&1) || return 1
+    grep -q -- '--concurrency' <<<"$scan_help" || return 1
+    # Like the minimal client: no MTA-STS/TLS-RPT lookups, a fixed EHLO name (no FQDN lookup).
+    scan_common=()
+    grep -q -- '--no-policies' <<<"$scan_help" && scan_common+=(--no-policies)
+    grep -q -- '--ehlo-name' <<<"$scan_help" && scan_common+=(--ehlo-name bench.mxtls.test)
+    return 0
+}
+no_scan() { say "  SKIPPED: \`mxtls scan\` is not available in $mxtls (build it first); $1 needs it"; }
+
+# run_scan NAME DOMAINS_FILE CONCURRENCY PER_IP [extra scan options]: the scanner on the client
+# core under /usr/bin/time -v; leaves $work/NAME.time, $work/NAME.jsonl, $work/NAME.err.
+run_scan() {
+    local name=$1 domains=$2 concurrency=$3 per_ip=$4; shift 4
+    rm -f "$work/$name.jsonl"
+    taskset -c "$client_core" /usr/bin/time -v -o "$work/$name.time" \
+        "$mxtls" scan -i "$domains" -o "$work/$name.jsonl" --resolver "$dns_addr:$dns_port" \
+        --port "$smtp_port" --ca-file "$work/ca.pem" --concurrency "$concurrency" --per-ip "$per_ip" \
+        --quiet "${scan_common[@]}" "$@" > "$work/$name.out" 2> "$work/$name.err"
+    local rc=$?
+    # 1 only says some domain has no encrypted delivery: expected on a lab of broken hosts.
+    [ $rc -le 1 ] || say "  (scan $name exited $rc: $(tail -2 "$work/$name.err" | tr '\n' ' '))"
+    return 0
+}
+# Options the scanner may or may not have; passed only when it does.
+scan_option() { grep -q -- "$1" <<<"$scan_help" && printf '%s\n' "$1" "$2"; }
+
+# The mean wall time of one probe at concurrency 1 on this fleet (minimal client, sample of 40).
+mean_probe_ms() {
+    grep ' good$' "$work/targets.txt" | head -40 > "$work/sample.txt"
+    taskset -c "$client_core" "$minimal" --targets "$work/sample.txt" --ca-file "$work/ca.pem" \
+        | grep -o 'wall_ms_per_probe=[0-9.]*' | cut -d= -f2
+}
+
+if [ "$quick" = 1 ]; then
+    b1_domains=1000;  b2_domains=6000;  b2_hosts=3000; b2_levels="100 500"; b3_conns=1000; b3_hosts=500
+else
+    b1_domains=5000;  b2_domains=60000; b2_hosts=10000; b2_levels="1000 5000 10000"; b3_conns=10000; b3_hosts=5000
+fi
+say "mxtls benchmarks on $(uname -n): $cores cores, lab on core $lab_core, client on core $client_core"
+say "  lab: ${lab_cmd[*]}; scanner: $mxtls"
+cpu_per_probe_scan=
+
+# --- B1: CPU per completed probe, scanner vs the minimal blocking OpenSSL client ---------------
+if want B1; then
+    say ""; say "B1 CPU per probe (good hosts only, no injected delay, $b1_domains domains, one MX name each)"
+    if start_lab --scale "$b1_domains" --hosts 1000 --providers 0 --provider-share 0 --mix good=1; then
+        probes=$(wc -l < "$work/targets.txt")
+        taskset -c "$client_core" "$minimal" --targets "$work/targets.txt" --ca-file "$work/ca.pem" > "$work/minimal.out"
+        sed 's/^/  /' "$work/minimal.out"
+        cpu_min=$(grep -o 'cpu_us_per_ok_probe=[0-9.]*' "$work/minimal.out" | cut -d= -f2)
+        figure "minimal client CPU per probe" "$(fmt "$cpu_min") us"
+        if have_scan; then
+            run_scan b1 "$work/domains.txt" 200 2
+            cpu=$(cpu_of "$work/b1.time")
+            cpu_per_probe_scan=$(calc "$cpu * 1000000 / $probes")
+            figure "mxtls scan CPU per probe ($probes probes, incl. DNS)" "$(fmt "$cpu_per_probe_scan") us"
+            figure "ratio scan / minimal (target <= 1.2)" "$(fmt "$(calc "$cpu_per_probe_scan / $cpu_min")" 2)"
+            figure "mxtls scan peak RSS" "$(tv "$work/b1.time" 'Maximum resident set size') KB"
+        else
+            no_scan B1
+        fi
+        stop_lab
+    fi
+fi
+
+# --- B2: latency-bound throughput at 80 ms median per-reply delay ------------------------------
+if want B2; then
+    say ""; say "B2 probes/s with 80 ms median per-reply delay ($b2_hosts hosts, good only)"
+    if start_lab --scale "$b2_domains" --hosts "$b2_hosts" --providers 0 --provider-share 0 --mix good=1 \
+        --delay-median 80ms --delay-spread 0.5; then
+        mean_ms=$(mean_probe_ms)
+        figure "mean probe time at concurrency 1 (minimal client)" "$(fmt "$mean_ms") ms"
+        if [ -n "$cpu_per_probe_scan" ]; then
+            ceiling=$(calc "1000000 / $cpu_per_probe_scan")
+            figure "CPU ceiling (1 core / B1 scan CPU per probe)" "$(fmt "$ceiling" 0) probes/s"
+        else
+            ceiling=
+        fi
+        if have_scan; then
+            for c in $b2_levels; do
+                latency_bound=$(calc "$c * 1000 / $mean_ms")
+                ideal=$latency_bound
+                [ -n "$ceiling" ] && [ "$(calc "$ceiling < $latency_bound")" = 1 ] && ideal=$ceiling
+                # Enough work for ~15 s at the ideal rate, within the zone.
+                n=$(calc "$ideal * 15" | cut -d. -f1); [ "$n" -gt "$b2_domains" ] && n=$b2_domains
+                [ "$n" -lt "$((c * 2))" ] && n=$((c * 2 < b2_domains ? c * 2 : b2_domains))
+                head -n "$n" "$work/domains.txt" > "$work/b2.txt"
+                before=$(lab_cpu)
+                run_scan "b2_$c" "$work/b2.txt" "$c" 2
+                lab_used=$(calc "$(lab_cpu) - $before")
+                wall=$(wall_of "$work/b2_$c.time")
+                rate=$(calc "$n / $wall")
+                figure "concurrency $c: $n probes in $(fmt "$wall") s" "$(fmt "$rate" 0) probes/s"
+                figure "  ideal min($c / mean, CPU ceiling)" "$(fmt "$ideal" 0) probes/s -> $(fmt "$(calc "100 * $rate / $ideal")" 0) % (target >= 90 %)"
+                figure "  lab CPU busy (core $lab_core)" "$(fmt "$(calc "100 * $lab_used / $wall")" 0) %"
+                figure "  scanner peak RSS" "$(tv "$work/b2_$c.time" 'Maximum resident set size') KB"
+            done
+        else
+            no_scan B2
+        fi
+        stop_lab
+    fi
+fi
+
+# --- B3: peak RSS per connection, waiting for a banner and in TLS ------------------------------
+if want B3; then
+    say ""; say "B3 memory per connection ($b3_conns connections at once, $b3_hosts hosts, per-ip 2)"
+    if have_scan; then
+        timeout_opts=()
+        mapfile -t timeout_opts < <(scan_option --greeting-timeout 20; scan_option --command-timeout 20)
+        for personality in silent tls_stall; do
+            if start_lab --scale "$b3_conns" --hosts "$b3_hosts" --providers 0 --provider-share 0 \
+                --mix "$personality=1" --session-timeout 120s; then
+                head -n 20 "$work/domains.txt" > "$work/b3_base.txt"
+                run_scan "b3_base_$personality" "$work/b3_base.txt" 20 2 "${timeout_opts[@]}"
+                run_scan "b3_$personality" "$work/domains.txt" "$b3_conns" 2 "${timeout_opts[@]}"
+                base=$(tv "$work/b3_base_$personality.time" 'Maximum resident set size')
+                peak=$(tv "$work/b3_$personality.time" 'Maximum resident set size')
+                per=$(calc "($peak - $base) * 1024 / $b3_conns")
+                what="waiting for a banner (silent)"; target=8192
+                [ "$personality" = tls_stall ] && { what="in TLS (handshake done, stalled)"; target=40960; }
+                figure "$what: peak $peak KB, baseline $base KB" "$(fmt "$per" 0) B/connection (target <= $target)"
+                stop_lab
+            fi
+        done
+    else
+        no_scan B3
+    fi
+fi
+
+# --- B4: DNS lookups per second ----------------------------------------------------------------
+if want B4; then
+    say ""; say "B4 DNS: MX + A lookups/s with mxtls's resolver against the lab's DNS server"
+    if start_lab --scale 100000 --hosts 5000; then
+        for c in 100 1000; do
+            taskset -c "$client_core" "$dns_bench" --server "$dns_addr:$dns_port" --domains "$work/domains.txt" \
+                --count 50000 --concurrency "$c" > "$work/b4.out" 2>&1
+            rate=$(grep -o '[0-9]* lookups/s' "$work/b4.out")
+            figure "concurrency $c (target >= 20000/s)" "${rate:-failed: $(tail -1 "$work/b4.out")}"
+            grep 'failed' "$work/b4.out" | sed 's/^/    /'
+        done
+        stop_lab
+    fi
+fi
+
+# --- Peers: posttls-finger in a loop and testssl.sh on a sample --------------------------------
+if want peers; then
+    say ""; say "Peers on the same fleet (good hosts, no delay, sample of 20)"
+    if start_lab --scale 200 --hosts 100 --providers 0 --provider-share 0 --mix good=1; then
+        grep ' good$' "$work/targets.txt" | head -20 > "$work/peers.txt"
+        n=$(wc -l < "$work/peers.txt")
+        taskset -c "$client_core" /usr/bin/time -v -o "$work/minimal_peer.time" \
+            "$minimal" --targets "$work/peers.txt" --ca-file "$work/ca.pem" > /dev/null
+        base_wall=$(calc "$(wall_of "$work/minimal_peer.time") / $n")
+        base_cpu=$(calc "$(cpu_of "$work/minimal_peer.time") / $n")
+        figure "minimal client per probe (process incl.)" "$(fmt "$(calc "$base_wall * 1000")" 2) ms wall, $(fmt "$(calc "$base_cpu * 1000")" 2) ms CPU"
+        if have_scan; then
+            grep -o 'd[0-9]*\.mx\.[a-z.]*' "$work/peers.txt" | sed 's/\.mx\./\./' > "$work/peers_domains.txt"
+            run_scan peers "$work/peers_domains.txt" 1 1
+            scan_wall=$(calc "$(wall_of "$work/peers.time") / $n"); scan_cpu=$(calc "$(cpu_of "$work/peers.time") / $n")
+            figure "mxtls scan --concurrency 1 per probe" "$(fmt "$(calc "$scan_wall * 1000")" 2) ms wall, $(fmt "$(calc "$scan_cpu * 1000")" 2) ms CPU"
+        fi
+        if command -v posttls-finger > /dev/null; then
+            mkdir -p "$work/finger"
+            printf 'compatibility_level = 3.6\nmyhostname = bench.mxtls.test\ninet_protocols = ipv4\ndnssec_probe =\n' \
+                > "$work/finger/main.cf"
+            cat > "$work/finger_loop.sh" <<'EOF'
+while read -r ip port sni _; do
+    MAIL_CONFIG=$1 posttls-finger -c -t 10 -T 10 -a ipv4 -l verify -F "$2" -s "$sni" "[$ip]:$port" "$sni" 2>&1
+done < "$3" > "$4"
+EOF
+            taskset -c "$client_core" /usr/bin/time -v -o "$work/finger.time" \
+                bash "$work/finger_loop.sh" "$work/finger" "$work/ca.pem" "$work/peers.txt" "$work/finger.log"
+            figure "posttls-finger: Verified TLS connections" "$(grep -c 'Verified TLS connection established' "$work/finger.log") of $n"
+            f_wall=$(calc "$(wall_of "$work/finger.time") / $n"); f_cpu=$(calc "$(cpu_of "$work/finger.time") / $n")
+            figure "posttls-finger per probe (process incl.)" "$(fmt "$(calc "$f_wall * 1000")" 2) ms wall, $(fmt "$(calc "$f_cpu * 1000")" 2) ms CPU"
+            figure "  ratio posttls-finger / minimal client" "$(fmt "$(calc "$f_wall / $base_wall")" 1)x wall, $(fmt "$(calc "$f_cpu / $base_cpu")" 1)x CPU"
+            [ -n "${scan_wall:-}" ] && figure "  ratio posttls-finger / mxtls scan" "$(fmt "$(calc "$f_wall / $scan_wall")" 1)x wall, $(fmt "$(calc "$f_cpu / $scan_cpu")" 1)x CPU"
+        else
+            say "  posttls-finger: not installed (apt-get install postfix), skipped"
+        fi
+        testssl=$(command -v testssl || command -v testssl.sh || true)
+        if [ -z "$testssl" ] && [ "$(id -u)" = 0 ]; then
+            (apt-get install -y testssl.sh > "$work/apt.log" 2>&1 || { apt-get update > /dev/null 2>&1 && apt-get install -y testssl.sh > "$work/apt.log" 2>&1; }) || true
+            testssl=$(command -v testssl || command -v testssl.sh || true)
+        fi
+        if [ -n "$testssl" ]; then
+            head -3 "$work/peers.txt" > "$work/testssl.txt"
+            m=$(wc -l < "$work/testssl.txt")
+            cat > "$work/testssl_loop.sh" <<'EOF'
+while read -r ip port sni _; do
+    "$1" --quiet --fast --warnings off --color 0 --starttls smtp --ip "$ip" --add-ca "$3" -p "$sni:$port" > /dev/null 2>&1
+done < "$2"
+EOF
+            taskset -c "$client_core" /usr/bin/time -v -o "$work/testssl.time" bash "$work/testssl_loop.sh" "$testssl" "$work/testssl.txt" "$work/ca.pem"
+            t_wall=$(calc "$(wall_of "$work/testssl.time") / $m"); t_cpu=$(calc "$(cpu_of "$work/testssl.time") / $m")
+            figure "testssl.sh --fast --starttls smtp -p per host ($m hosts)" "$(fmt "$t_wall" 1) s wall, $(fmt "$t_cpu" 1) s CPU"
+            figure "  ratio testssl.sh / minimal client" "$(fmt "$(calc "$t_wall / $base_wall")" 0)x wall, $(fmt "$(calc "$t_cpu / $base_cpu")" 0)x CPU"
+            [ -n "${scan_wall:-}" ] && figure "  ratio testssl.sh / mxtls scan" "$(fmt "$(calc "$t_wall / $scan_wall")" 0)x wall, $(fmt "$(calc "$t_cpu / $scan_cpu")" 0)x CPU"
+        else
+            say "  testssl.sh: not installed and not installable offline, skipped"
+        fi
+        stop_lab
+    fi
+fi
+say ""; say "run.sh: done"
