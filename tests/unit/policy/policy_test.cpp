@@ -58,7 +58,7 @@ TEST_CASE("STS TXT: malformed records say why") {
   CHECK_FALSE(parse_sts_txt("v=STSv1; id=1; id=2", error));
   CHECK(error.find("twice") != std::string::npos);
   CHECK_FALSE(parse_sts_txt("v=STSv1; id=1; novalue", error));
-  CHECK_FALSE(parse_sts_txt(std::string("v=STSv1; id=1; x=\x01", 20), error));
+  CHECK_FALSE(parse_sts_txt(std::string("v=STSv1; id=1; x=\x01"), error));  // a control character
 }
 
 TEST_CASE("STS TXT selection: other TXT discarded, more than one STS record means none") {
