@@ -3,7 +3,7 @@
 #include "listen/session_report.hpp"
 
 #include "mail/hops_report.hpp"
-#include "report/jsonl.hpp"
+#include "report/json_object.hpp"
 #include "report/utf8.hpp"
 
 namespace mxtls::listen {
@@ -38,41 +38,6 @@ std::string starttls_text(const SessionReport& r) {
   return r.used_helo ? "not used (the sender said HELO, so it never saw the offer)"
                      : "offered in the EHLO reply, not used by the sender";
 }
-
-class Json {
- public:
-  explicit Json(std::string& out) : out_(out) { out_ += '{'; }
-  void string(std::string_view k, std::string_view v) { report::append_json_string(key(k), v); }
-  void nonempty_or_null(std::string_view k, std::string_view v) {
-    if (v.empty()) key(k) += "null";
-    else string(k, v);
-  }
-  void integer(std::string_view k, long long v) { key(k) += std::to_string(v); }
-  void boolean(std::string_view k, bool v) { key(k) += v ? "true" : "false"; }
-  void null(std::string_view k) { key(k) += "null"; }
-  void raw(std::string_view k, std::string_view json) { key(k) += json; }
-  void strings(std::string_view k, const std::vector<std::string>& items) {
-    std::string& out = key(k);
-    out += '[';
-    for (std::size_t i = 0; i < items.size(); ++i) {
-      if (i) out += ',';
-      report::append_json_string(out, items[i]);
-    }
-    out += ']';
-  }
-  void close() { out_ += '}'; }
-
- private:
-  std::string& key(std::string_view k) {
-    if (!first_) out_ += ',';
-    first_ = false;
-    report::append_json_string(out_, k);
-    out_ += ':';
-    return out_;
-  }
-  std::string& out_;
-  bool first_ = true;
-};
 
 }  // namespace
 
@@ -144,7 +109,7 @@ std::string session_text(const SessionReport& r, bool color) {
 
 std::string session_json(const SessionReport& r) {
   std::string out;
-  Json o(out);
+  report::JsonObject o(out);
   const TlsFacts* tls = r.tls ? &*r.tls : nullptr;
   const CertFacts* cert = tls && tls->cert ? &*tls->cert : nullptr;
   o.integer("schema_version", schema_version);
@@ -177,7 +142,7 @@ std::string session_json(const SessionReport& r) {
   for (std::size_t i = 0; i < r.messages.size(); ++i) {
     const ReceivedMessage& m = r.messages[i];
     if (i) messages += ',';
-    Json mj(messages);
+    report::JsonObject mj(messages);
     mj.string("mail_from", m.mail_from);
     mj.strings("rcpt_to", m.recipients);
     mj.integer("size", static_cast<long long>(m.size));

@@ -4,7 +4,7 @@
 #include "mail/hops_report.hpp"
 
 #include "core/result.hpp"
-#include "report/jsonl.hpp"
+#include "report/json_object.hpp"
 #include "report/utf8.hpp"
 
 namespace mxtls::mail {
@@ -43,44 +43,6 @@ std::string tls_line(const ReceivedHop& hop) {
   if (!hop.group.empty()) add("key exchange " + safe(hop.group));
   return out;
 }
-
-class Json {
- public:
-  explicit Json(std::string& out) : out_(out) { out_ += '{'; }
-  Json& string(std::string_view k, std::string_view v) {
-    report::append_json_string(key(k), v);
-    return *this;
-  }
-  Json& nonempty_or_null(std::string_view k, std::string_view v) {
-    if (v.empty()) key(k) += "null";
-    else string(k, v);
-    return *this;
-  }
-  Json& integer(std::string_view k, long long v) {
-    key(k) += std::to_string(v);
-    return *this;
-  }
-  Json& boolean(std::string_view k, bool v) {
-    key(k) += v ? "true" : "false";
-    return *this;
-  }
-  Json& raw(std::string_view k, std::string_view json) {
-    key(k) += json;
-    return *this;
-  }
-  void close() { out_ += '}'; }
-
- private:
-  std::string& key(std::string_view k) {
-    if (!first_) out_ += ',';
-    first_ = false;
-    report::append_json_string(out_, k);
-    out_ += ':';
-    return out_;
-  }
-  std::string& out_;
-  bool first_ = true;
-};
 
 }  // namespace
 
@@ -129,7 +91,7 @@ std::string hops_text(const std::vector<ReceivedHop>& hops, const HopTextOptions
 
 std::string hop_json(const ReceivedHop& hop, std::size_t number) {
   std::string out;
-  Json o(out);
+  report::JsonObject o(out);
   o.integer("hop", static_cast<long long>(number));
   o.nonempty_or_null("from", hop.from).nonempty_or_null("from_detail", hop.from_detail);
   o.nonempty_or_null("from_address", hop.from_address);
@@ -203,7 +165,7 @@ std::string headers_report_json(const ParsedHeaders& headers, std::string_view s
   }
   notes += ']';
   std::string out;
-  Json o(out);
+  report::JsonObject o(out);
   o.integer("schema_version", schema_version);
   o.string("record", "headers");
   o.string("source", source);

@@ -2,6 +2,8 @@
 // Every string is escaped here, so hostile banners or certificate names cannot break a line.
 #include "report/jsonl.hpp"
 
+#include "report/json_object.hpp"
+
 #include "report/utf8.hpp"
 #include "report/verdict.hpp"
 
@@ -51,53 +53,6 @@ std::string json_string(std::string_view text) {
 }
 
 namespace {
-
-// Appends "key":value pairs to one JSON object; the caller decides order and nullness.
-class JsonObject {
- public:
-  explicit JsonObject(std::string& out) : out_(out) { out_ += '{'; }
-
-  void null(std::string_view k) { key(k) += "null"; }
-  void string(std::string_view k, std::string_view v) { append_json_string(key(k), v); }
-  void boolean(std::string_view k, bool v) { key(k) += v ? "true" : "false"; }
-  void integer(std::string_view k, std::int64_t v) { key(k) += std::to_string(v); }
-
-  // Absent facts are null, not "" (DESIGN.md §5).
-  void string_or_null(std::string_view k, std::string_view v, bool present) {
-    if (present) string(k, v); else null(k);
-  }
-  void nonempty_or_null(std::string_view k, std::string_view v) { string_or_null(k, v, !v.empty()); }
-  void optional_bool(std::string_view k, std::optional<bool> v) {
-    if (v) boolean(k, *v); else null(k);
-  }
-  void strings(std::string_view k, const std::vector<std::string>& items) {
-    std::string& out = key(k);
-    out += '[';
-    for (std::size_t i = 0; i < items.size(); ++i) {
-      if (i) out += ',';
-      append_json_string(out, items[i]);
-    }
-    out += ']';
-  }
-  void strings_or_null(std::string_view k, const std::vector<std::string>* items) {
-    if (items) strings(k, *items); else null(k);
-  }
-  // Pre-rendered JSON value (nested object or array built by the caller).
-  void raw(std::string_view k, std::string_view json) { key(k) += json; }
-
-  void close() { out_ += '}'; }
-
- private:
-  std::string& key(std::string_view k) {
-    if (!first_) out_ += ',';
-    first_ = false;
-    append_json_string(out_, k);
-    out_ += ':';
-    return out_;
-  }
-  std::string& out_;
-  bool first_ = true;
-};
 
 // {"connect":3,"greeting":12,...}: a phase that ran twice is summed, first-seen order kept.
 std::string phase_ms_json(const std::vector<PhaseTime>& times) {
