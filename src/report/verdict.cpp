@@ -154,6 +154,15 @@ Finding make_finding(Issue issue, const ProbeResult& p) {
       f.what = "self-signed certificate";
       if (p.tls && p.tls->cert && !p.tls->cert->subject.empty())
         f.what += " (" + quoted(p.tls->cert->subject) + ")";
+      if (p.dane.state == DaneState::matched) {
+        // A matching TLSA record already authenticates it for DANE senders: only the others are left.
+        f.what += "; DANE senders authenticate it by its TLSA record, senders that verify by name "
+                  "(MTA-STS, `smtp_tls_security_level = verify`) will not deliver";
+        f.fix = "Keep the TLSA record. If MTA-STS or verifying senders matter, use a certificate from a public "
+                "CA such as Let's Encrypt with " + mx + " in subjectAltName (`smtpd_tls_chain_files`, then "
+                "`postfix reload`) and publish its TLSA record (3 1 1) next to the old one before switching.";
+        break;
+      }
       f.what += "; opportunistic senders still encrypt, senders that verify will not deliver";
       f.fix = "Replace the self-signed certificate (e.g. the default ssl-cert-snakeoil.pem) with "
               "one from a public CA such as Let's Encrypt, with " + mx +
@@ -630,7 +639,11 @@ std::vector<PolicyOutcome> side_by_side(const DomainResult& d) {
       }
     }
     dane.every_mx = all;
-    dane.note = !dane.delivered ? "TLSA do not match: mail is deferred"
+    // Deferred because the TLSA lookup failed is not the same fix as a stale record.
+    const bool lookup_failed = std::any_of(reachable.begin(), reachable.end(), [](const ProbeResult* p) {
+      return p->dane.state == DaneState::lookup_error;
+    });
+    dane.note = !dane.delivered ? (lookup_failed ? "TLSA lookup failed: mail is deferred" : "TLSA do not match: mail is deferred")
                 : all          ? "every MX matches its TLSA"
                                : "some MX without a TLSA match";
   }

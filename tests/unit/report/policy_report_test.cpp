@@ -152,6 +152,43 @@ TEST_CASE("DANE findings: publish TLSA, unusable records, halfdane, lookup error
   CHECK_FALSE(row(side_by_side(h), "DANE").every_mx);
 }
 
+TEST_CASE("DANE row: a failed TLSA lookup is named as such, not as a stale record") {
+  auto d = two_mx();
+  for (auto& p : d.probes) {
+    p.dane = {};
+    p.dane.state = DaneState::lookup_error;
+    p.dane.detail = "TLSA lookup failed: servfail";
+  }
+  judge_domain(d);
+  const auto rows = side_by_side(d);
+  const auto& dane = row(rows, "DANE");
+  CHECK_FALSE(dane.delivered);
+  CHECK(dane.note == "TLSA lookup failed: mail is deferred");
+
+  d.probes[0].dane.state = DaneState::failed;
+  CHECK(row(side_by_side(d), "DANE").note == "TLSA lookup failed: mail is deferred");
+  for (auto& p : d.probes) p.dane.state = DaneState::failed;
+  CHECK(row(side_by_side(d), "DANE").note == "TLSA do not match: mail is deferred");
+}
+
+TEST_CASE("self-signed certificate with a matching TLSA: no advice to publish what is published") {
+  auto d = two_mx();
+  for (auto& p : d.probes) p.tls->verdict = CertVerdict::untrusted;
+  for (auto& p : d.probes) p.tls->verify_error = "self-signed certificate";
+  judge_domain(d);
+  CHECK(has_finding(d, Finding::Severity::warning, "DANE senders authenticate it by its TLSA record", "Keep the TLSA record"));
+  CHECK_FALSE(has_finding(d, Finding::Severity::warning, "self-signed", "or publish a DANE TLSA record"));
+
+  auto plain = two_mx();
+  for (auto& p : plain.probes) {
+    p.tls->verdict = CertVerdict::untrusted;
+    p.tls->verify_error = "self-signed certificate";
+    p.dane = {};
+  }
+  judge_domain(plain);
+  CHECK(has_finding(plain, Finding::Severity::warning, "self-signed certificate", "publish a DANE TLSA record (3 1 1)"));
+}
+
 TEST_CASE("policy fields in JSON Lines, CSV and text") {
   auto d = two_mx();
   d.probes[1].dane.state = DaneState::failed;
