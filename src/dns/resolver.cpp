@@ -145,6 +145,14 @@ struct Resolver::Impl {
           co_await socket.async_receive_from(asio::buffer(buffer), sender, use_tuple);
       if (error) co_return failed(endpoint_text(server) + ": " + error.message());
       if (sender != server) continue;
+      if (size == buffer.size()) {
+        // A datagram that fills the buffer was probably cut by the kernel (servers that ignore our
+        // EDNS size): TCP has the whole answer, so go there now instead of failing to parse.
+        Exchange cut;
+        cut.kind = Exchange::Kind::answered;
+        cut.response.truncated = true;
+        co_return cut;
+      }
       auto parsed = wire::parse_response(std::span(buffer.data(), size), question);
       if (parsed.status == wire::ParseStatus::accepted) co_return answered(std::move(parsed));
       if (parsed.status == wire::ParseStatus::malformed) last_problem = parsed.problem;
@@ -210,6 +218,9 @@ struct Resolver::Impl {
     if (parsed.status != wire::ParseStatus::accepted) {
       co_return failed(where + ": unusable answer: " + parsed.problem);
     }
+    // TC over TCP: the server itself says the records are not all there. Taking the rest as the
+    // answer would turn "cut off" into "no MX", and a scan into probing the implicit MX.
+    if (parsed.truncated) co_return failed(where + ": answer truncated (TC) even over TCP");
     co_return answered(std::move(parsed));
   }
 
