@@ -28,13 +28,8 @@ dns_bench=$build/bench/dns_bench
 for tool in "$minimal" "$dns_bench"; do
     [ -x "$tool" ] || { echo "run.sh: $tool is missing: build first (ninja -C $build)" >&2; exit 2; }
 done
-# The lab: `mxtls lab --scale` once wired in, else the standalone program with the same options.
-if [ -x "$mxtls" ] && "$mxtls" lab --help 2>/dev/null | grep -q -- '--scale'; then
-    lab_cmd=("$mxtls" lab)
-else
-    lab_cmd=("$build/bench/mxtls-scale-lab")
-    [ -x "${lab_cmd[0]}" ] || { echo "run.sh: no scale lab (${lab_cmd[0]})" >&2; exit 2; }
-fi
+lab_cmd=("$mxtls" lab)
+[ -x "$mxtls" ] || { echo "run.sh: $mxtls is missing: build first (ninja -C $build)" >&2; exit 2; }
 want() { [[ ",$only," == *",$1,"* ]]; }
 
 work=$(mktemp -d /tmp/mxtls-bench.XXXXXX)
