@@ -55,6 +55,11 @@ asio::awaitable<ResolvedHost> resolve_host(dns::Resolver& resolver, MxHost host,
     else if (answer.outcome != dns::Outcome::ok && answer.outcome != dns::Outcome::nodata)
       problems.push_back(describe(answer, host.name, types[i]));
   }
+  if (host.addresses.size() > settings.max_addresses_per_host) {
+    host.error = "only the first " + std::to_string(settings.max_addresses_per_host) + " of " +
+                 std::to_string(host.addresses.size()) + " addresses are probed";
+    host.addresses.resize(settings.max_addresses_per_host);
+  }
   if (host.addresses.empty()) {
     if (nxdomain) host.error = host.name + ": no such host (NXDOMAIN)";
     else if (!problems.empty()) host.error = problems.front();
@@ -259,6 +264,18 @@ asio::awaitable<DomainResult> scan_domain(std::string input, std::string ascii_d
       co_return d;
   }
 
+  // The most preferred MX hosts only (the resolver sorts by preference); the others are listed.
+  std::vector<MxHost> not_probed;
+  if (hosts.size() > settings.max_mx_hosts) {
+    const std::string note = "not probed: only the " + std::to_string(settings.max_mx_hosts) + " most preferred of " +
+                             std::to_string(hosts.size()) + " MX hosts are probed";
+    for (std::size_t i = settings.max_mx_hosts; i < hosts.size(); ++i) {
+      hosts[i].error = note;
+      not_probed.push_back(std::move(hosts[i]));
+    }
+    hosts.resize(settings.max_mx_hosts);
+  }
+
   // resolve_addr and resolve_tlsa, every MX host at once
   std::vector<asio::awaitable<ResolvedHost>> lookups;
   for (auto& host : hosts) lookups.push_back(resolve_host(resolver, std::move(host), settings, d.dnssec_mx));
@@ -292,6 +309,7 @@ asio::awaitable<DomainResult> scan_domain(std::string input, std::string ascii_d
   for (const auto& host : d.mx_hosts)
     if (host.addresses.empty())
       d.probes.push_back(dns_failure(d, host.name, host.preference, Phase::resolve_addr, host.error, settings.port));
+  for (auto& host : not_probed) d.mx_hosts.push_back(std::move(host));
   judge_mta_sts(d);
   co_return d;
 }

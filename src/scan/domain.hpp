@@ -32,6 +32,11 @@ struct DomainScanSettings {
   std::shared_ptr<const tls::HttpsContext> https;
   std::uint16_t mta_sts_port = 443;  // the lab and tests serve policies on other ports
   std::chrono::milliseconds mta_sts_timeout{10'000};
+  // A hostile zone can publish a thousand MX hosts with a thousand addresses each: one domain
+  // must not become a million lookups and connections. The most preferred ones are probed; the
+  // rest are listed with a note (Postfix itself tries at most 5 addresses per delivery).
+  std::size_t max_mx_hosts = 16;
+  std::size_t max_addresses_per_host = 8;
 };
 
 // RFC 8461 §4: each MX host's name against the policy's patterns (MxHost::mta_sts_match) and

@@ -154,4 +154,56 @@ TEST_CASE("SERVFAIL on the MX lookup is a dns-error record, not an exception") {
   CHECK(lab.smtp4->connections() == 0);
 }
 
+TEST_CASE("a hostile zone's 20 MX hosts and 12 addresses per host are capped, and the rest listed") {
+  std::string many = "$ORIGIN many.test.\n$TTL 300\n@ IN SOA ns.many.test. h.many.test. ( 1 3600 600 86400 300 )\n"
+                     "@ IN NS ns.many.test.\nns IN A 127.0.0.1\n";
+  for (int i = 0; i < 20; ++i) {
+    const std::string host = "mx" + std::to_string(100 + i);
+    many += "@ IN MX " + std::to_string(i) + " " + host + ".many.test.\n";
+    for (int a = 1; a <= 12; ++a) many += host + " IN A 127.0.9." + std::to_string(a) + "\n";
+  }
+  asio::io_context io;
+  dns::ZoneServer dns_server{io.get_executor(), asio::ip::make_address("127.0.0.1"), 0, many};
+  dns_server.start();
+  dns::ResolverConfig config;
+  config.servers = {dns_server.endpoint()};
+  config.timeout = 1s;
+  dns::Resolver resolver(io.get_executor(), config);
+  scan::DomainScanSettings settings;
+  settings.ipv6 = false;
+  settings.max_mx_hosts = 3;
+  settings.max_addresses_per_host = 2;
+  // No connections: the runner records what it was asked to probe.
+  std::vector<std::string> asked;
+  scan::ProbeRunner run = [&asked](scan::ProbeTarget target) -> asio::awaitable<ProbeResult> {
+    asked.push_back(target.mx + "[" + target.address.to_string() + "]");
+    ProbeResult r;
+    r.domain = target.domain;
+    r.mx = target.mx;
+    r.preference = target.preference;
+    r.ip = target.address.to_string();
+    r.port = target.port;
+    r.status = Status::refused;
+    co_return r;
+  };
+  DomainResult d;
+  asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+    std::string input = "many.test", ascii = "many.test";
+    d = co_await scan::scan_domain(std::move(input), std::move(ascii), resolver, settings, run);
+    dns_server.stop();
+  }, asio::detached);
+  io.run();
+  CHECK(asked.size() == 6);
+  CHECK(d.probes.size() == 6);  // no record for the hosts left out
+  REQUIRE(d.mx_hosts.size() == 20);
+  CHECK(d.mx_hosts[0].name == "mx100.many.test");
+  CHECK(d.mx_hosts[0].addresses.size() == 2);
+  CHECK(d.mx_hosts[0].error == "only the first 2 of 12 addresses are probed");
+  CHECK(d.mx_hosts[2].name == "mx102.many.test");
+  CHECK(d.mx_hosts[3].name == "mx103.many.test");
+  CHECK(d.mx_hosts[3].addresses.empty());
+  CHECK(d.mx_hosts[3].error == "not probed: only the 3 most preferred of 20 MX hosts are probed");
+  CHECK(d.mx_hosts[19].error == d.mx_hosts[3].error);
+}
+
 }  // TEST_SUITE
