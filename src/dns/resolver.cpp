@@ -314,7 +314,20 @@ struct Resolver::Impl {
     std::vector<std::string> seen{current};
     bool all_authenticated = true;
     result.answer.canonical_name = current;
+    // Each question is bounded by attempts × servers × timeout, but a CNAME chain asks up to
+    // nine of them: a hostile chain of slow servers must not hold a lookup for minutes. A new
+    // hop starts only within one full round of asking (so the worst case is twice that).
+    const auto budget = config.timeout * std::max(1, config.attempts) *
+                        static_cast<int>(std::max<std::size_t>(1, config.servers.size())) * 2;
+    const auto give_up_at = std::chrono::steady_clock::now() + budget;
     for (;;) {
+      if (current != *canonical && std::chrono::steady_clock::now() >= give_up_at) {
+        result.answer.outcome = Outcome::timeout;
+        result.answer.detail = "gave up on " + *canonical + " after " +
+                               std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(budget).count()) +
+                               " ms, at CNAME " + current;
+        co_return result;
+      }
       auto [exchange, server] = co_await ask_servers(current, type);
       if (exchange.kind != Exchange::Kind::answered) {
         result.answer.outcome =

@@ -1,10 +1,14 @@
 // libFuzzer entry point for the DNS response parser (dns/wire parse_response), the code that
 // reads every byte a DNS server or an off-path spoofer sends us. Build with -fsanitize=fuzzer.
+// TXT answers go on to the MTA-STS and TLS-RPT record selection, as in a domain scan.
 #include "dns/wire.hpp"
+#include "policy/mta_sts.hpp"
+#include "policy/tls_rpt.hpp"
 
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string>
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace mxtls::dns::wire;
@@ -22,5 +26,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   (void)consistent;
   (void)parsed.stops_at_cname();
   (void)structure_problem(message);
+  if (!parsed.texts.empty()) {
+    std::string chosen, error;
+    (void)mxtls::policy::select_sts_record(parsed.texts, chosen, error);
+    (void)mxtls::policy::select_tls_rpt_record(parsed.texts, chosen, error);
+  }
   return 0;
 }

@@ -331,6 +331,20 @@ TEST_CASE("adversarial dns: CNAME loops") {
     check_dns_case("dns: endless CNAME chain", out, dns::Outcome::error, "CNAME chain longer than 8", 10 * dns_timeout);
     CHECK(out.stats.udp_queries <= 10);
   }
+  SUBCASE("a chain whose every hop answers only the second attempt: the lookup's budget ends it") {
+    // Each hop costs one timeout; without an overall budget 8 hops would take 8 timeouts.
+    auto queries = std::make_shared<int>(0);
+    auto out = resolve_beside_good<dns::AddressAnswer>(
+        [queries](const DnsQuestion& q) -> std::vector<DnsAction> {
+          if ((*queries)++ % 2 == 0) return {};  // silence: the attempt times out
+          return {send(dns_answer(q, {cname_record("", "x" + q.name.substr(0, 200))}))};
+        },
+        {}, [](dns::Resolver& r) { return r.a("slowchain.test"); });
+    // Budget: timeout × attempts × servers × 2 = 4 timeouts; a hop already started may add one round.
+    const auto budget = dns_timeout * dns_attempts * 2;
+    check_dns_case("dns: slow CNAME chain", out, dns::Outcome::timeout, "gave up on slowchain.test after", budget + lookup_limit);
+    CHECK(out.hostile_took >= budget);
+  }
 }
 
 }  // TEST_SUITE
