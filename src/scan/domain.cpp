@@ -72,7 +72,29 @@ asio::awaitable<ResolvedHost> resolve_host(dns::Resolver& resolver, MxHost host,
   // admin that senders ignore it ("halfdane").
   if (settings.dane && !host.addresses.empty() && (out.dane.addresses_secure || dnssec_mx)) {
     const auto started = std::chrono::steady_clock::now();
-    auto tlsa = co_await resolver.tlsa("_" + std::to_string(settings.port) + "._tcp." + host.name);
+    const std::string prefix = "_" + std::to_string(settings.port) + "._tcp.";
+    // RFC 7672 §2.2.2: when the host name is a secure CNAME, TLSA records at the fully expanded
+    // name come first (their owner is then the base domain); only without any there does the
+    // original name count. A failed lookup at the expanded name is a failure, not a fallback.
+    std::string expanded;
+    for (const auto& answer : answers)
+      if (answer.outcome == dns::Outcome::ok && ascii_lower(answer.canonical_name) != ascii_lower(host.name))
+        expanded = ascii_lower(answer.canonical_name);
+    std::optional<dns::TlsaAnswer> tlsa;
+    if (!expanded.empty() && out.dane.addresses_secure) {
+      auto at_target = co_await resolver.tlsa(prefix + expanded);
+      // Insecure records there count as none (RFC 7672 §2.2); a lookup failure does not.
+      const bool none_there = at_target.outcome == dns::Outcome::nodata || at_target.outcome == dns::Outcome::nxdomain ||
+                              (at_target.outcome == dns::Outcome::ok && !at_target.authenticated);
+      if (!none_there) {
+        out.dane.base_domain = expanded;
+        tlsa = std::move(at_target);
+      }
+    }
+    if (!tlsa) {
+      auto at_host = co_await resolver.tlsa(prefix + host.name);
+      tlsa = std::move(at_host);
+    }
     out.tlsa_ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
     out.dane.looked_up = true;
     out.dane.tlsa = std::move(tlsa);

@@ -178,7 +178,7 @@ asio::awaitable<bool> start_tls(ProbeRun& run, smtp::Session& session) {
 asio::awaitable<std::unique_ptr<tls::ClientTlsSession>> handshake(ProbeRun& run, tls::ClientTlsContext& context,
                                                                    const tls::DaneRequest* dane) {
   run.begin(Phase::handshake, run.settings.timeouts.handshake);
-  auto tls = std::make_unique<tls::ClientTlsSession>(run.socket, context, run.result.mx, dane);
+  auto tls = std::make_unique<tls::ClientTlsSession>(run.socket, context, dane ? dane->base_domain : run.result.mx, dane);
   auto outcome = co_await tls->handshake();
   if (!outcome.error) co_return tls;
   if (run.clock.expired())
@@ -228,7 +228,10 @@ asio::awaitable<void> converse(ProbeRun& run, const ProbeTarget& target, tls::Cl
 
   run.begin(Phase::verify, run.settings.timeouts.command);
   r.tls = tls->facts(r.mx);
-  if (dane) tls->dane_outcome(r.dane);
+  if (dane) {
+    tls->dane_outcome(r.dane);
+    if (dane->base_domain != r.mx) r.dane.detail += " (TLSA at " + dane->base_domain + ", the MX host's CNAME target)";
+  }
 
   session.switch_transport(*tls);
   auto after = co_await say_hello(run, session, Phase::ehlo_after_tls);
@@ -258,7 +261,10 @@ asio::awaitable<ProbeResult> run_probe(ProbeTarget target, const ProbeSettings& 
     result.dane = tls::dane_from_dns(*target.dane, usable_tlsa);
     if (target.tlsa_lookup_ms >= 0) result.phase_ms.push_back({Phase::resolve_tlsa, target.tlsa_lookup_ms});
   }
-  const tls::DaneRequest dane_request{target.mx, usable_tlsa};
+  // The TLSA base domain is SNI and the DANE-TA reference name; the MX name stays acceptable.
+  const std::string base_domain = target.dane && !target.dane->base_domain.empty() ? target.dane->base_domain : target.mx;
+  tls::DaneRequest dane_request{base_domain, usable_tlsa, {}};
+  if (base_domain != target.mx) dane_request.other_names.push_back(target.mx);
   const tls::DaneRequest* dane = usable_tlsa.empty() ? nullptr : &dane_request;
 
   auto executor = co_await asio::this_coro::executor;

@@ -134,6 +134,7 @@ bool enable_dane(SSL* ssl, const DaneRequest& request, std::string& error) {
   SSL_dane_set_flags(ssl, DANE_FLAG_NO_DANE_EE_NAMECHECKS);
   // RFC 7672 §3.2.2: for DANE-TA the MX name must match, wildcards only as a whole label.
   SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+  for (const auto& name : request.other_names) SSL_add1_host(ssl, name.c_str());
   int added = 0;
   for (const auto& r : request.records) {
     const int rc = SSL_dane_tlsa_add(ssl, r.usage, r.selector, r.matching_type, r.data.data(), r.data.size());

@@ -33,6 +33,9 @@ struct DaneLookup {
   bool addresses_secure = false;   // every A/AAAA answer of the MX host carried AD
   bool looked_up = false;          // a TLSA query was sent
   std::optional<dns::TlsaAnswer> tlsa;
+  // The TLSA base domain when it is not the MX host name: the host's secure CNAME target, where
+  // TLSA records were found (RFC 7672 §2.2.2). Empty: the MX host name.
+  std::string base_domain;
 };
 
 // The DANE state as far as DNS decides it (before the handshake): not_applicable, no_records,
@@ -46,6 +49,9 @@ DaneFacts dane_from_dns(const DaneLookup& lookup, std::vector<dns::TlsaRecord>& 
 struct DaneRequest {
   std::string base_domain;
   std::vector<dns::TlsaRecord> records;  // usable only (classify_tlsa == usable)
+  // More names a DANE-TA(2) certificate may carry: the MX host name when the base domain is its
+  // CNAME target (RFC 7672 §3.2.2 accepts either).
+  std::vector<std::string> other_names;
 };
 
 // On a fresh SSL whose SSL_CTX had SSL_CTX_dane_enable: switches DANE on and adds the

@@ -66,9 +66,18 @@ struct PolicyLab {
         "$ORIGIN redir.test.\n@ IN SOA ns.redir.test. h.redir.test. ( 1 3600 600 86400 300 )\n@ IN NS ns\nns IN A 127.0.0.1\n"
         "@ IN MX 10 mx\nmx IN A 127.0.0.1\n"
         "_" + port + "._tcp.mx IN TLSA 3 1 1 " + tls::spki_sha256(smtp_cert.cert_pem) + "\n"
-        "_mta-sts IN TXT \"v=STSv1; id=1\"\nmta-sts IN A 127.0.0.1\n";
+        "_mta-sts IN TXT \"v=STSv1; id=1\"\nmta-sts IN A 127.0.0.1\n"
+        // RFC 7672 §2.2.2: the MX host is a CNAME; TLSA at the target (current key) beats the
+        // stale one at the MX name. alias2: nothing at the target, so the MX name's TLSA counts.
+        "$ORIGIN alias.test.\n@ IN SOA ns.alias.test. h.alias.test. ( 1 3600 600 86400 300 )\n@ IN NS ns\nns IN A 127.0.0.1\n"
+        "@ IN MX 10 mx\nmx IN CNAME target\ntarget IN A 127.0.0.1\n"
+        "_" + port + "._tcp.target IN TLSA 3 1 1 " + tls::spki_sha256(smtp_cert.cert_pem) + "\n"
+        "_" + port + "._tcp.mx IN TLSA 3 1 1 " + tls::spki_sha256(old_cert.cert_pem) + "\n"
+        "$ORIGIN alias2.test.\n@ IN SOA ns.alias2.test. h.alias2.test. ( 1 3600 600 86400 300 )\n@ IN NS ns\nns IN A 127.0.0.1\n"
+        "@ IN MX 10 mx\nmx IN CNAME target\ntarget IN A 127.0.0.1\n"
+        "_" + port + "._tcp.mx IN TLSA 3 1 1 " + tls::spki_sha256(smtp_cert.cert_pem) + "\n";
     dns::ZoneServerOptions zo;
-    zo.signed_zones = {"sec.test", "stale.test"};  // redir.test stays unsigned
+    zo.signed_zones = {"sec.test", "stale.test", "alias.test", "alias2.test"};  // redir.test stays unsigned
     dns_server = std::make_unique<dns::ZoneServer>(io.get_executor(), asio::ip::make_address("127.0.0.1"), 0, zones, zo);
     dns_server->start();
   }
@@ -145,6 +154,19 @@ TEST_CASE("DANE, MTA-STS and TLS-RPT judged per domain") {
   CHECK_FALSE(redir.mx_hosts.at(0).mta_sts_match.has_value());
   CHECK(redir.tls_rpt.state == TlsRptState::absent);
   CHECK_FALSE(lab.smtp->client_sent_mail_commands());
+}
+
+TEST_CASE("DANE: TLSA at the MX host's secure CNAME target first, else at the MX name (RFC 7672 2.2.2)") {
+  PolicyLab lab;
+  auto results = lab.scan({"alias.test", "alias2.test"});
+  const auto& alias = results.at("alias.test").probes.at(0);
+  CHECK(alias.status == Status::ok);
+  CHECK(alias.dnssec_addr == true);
+  CHECK(alias.dane.state == DaneState::matched);
+  CHECK(alias.dane.detail.find("TLSA at target.alias.test, the MX host's CNAME target") != std::string::npos);
+  const auto& alias2 = results.at("alias2.test").probes.at(0);
+  CHECK(alias2.dane.state == DaneState::matched);
+  CHECK(alias2.dane.detail.find("CNAME") == std::string::npos);
 }
 
 }  // TEST_SUITE
