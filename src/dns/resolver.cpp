@@ -26,6 +26,7 @@
 #include <fstream>
 #include <list>
 #include <memory>
+#include <optional>
 #include <unordered_map>
 #include <random>
 #include <sstream>
@@ -127,6 +128,54 @@ struct Resolver::Impl {
     wire::ParsedResponse response;  // the final answer's records
   };
 
+  // ---- UDP sockets, reused ----
+  // Opening, connecting and closing a socket per query is five system calls and an epoll
+  // registration each time; at tens of thousands of lookups a second that is most of the cost.
+  // Idle connected sockets wait here per server and are reused a bounded number of times, so
+  // the source port still changes often (RFC 5452). A reused socket may hold a late answer to
+  // an earlier query: its ID and question do not match, and the matching below skips it.
+  static constexpr std::size_t max_idle_sockets = 256;  // per server
+  static constexpr unsigned max_socket_uses = 32;
+  struct PooledSocket {
+    udp::socket socket;
+    unsigned uses = 0;
+  };
+  struct IdleSockets {
+    udp::endpoint server;
+    std::vector<PooledSocket> sockets;
+  };
+  std::vector<IdleSockets> idle_sockets{};
+
+  IdleSockets& idle_for(const udp::endpoint& server) {
+    for (auto& entry : idle_sockets)
+      if (entry.server == server) return entry;
+    idle_sockets.push_back(IdleSockets{server, {}});
+    return idle_sockets.back();
+  }
+
+  std::optional<PooledSocket> take_socket(const udp::endpoint& server, asio::error_code& error) {
+    IdleSockets& idle = idle_for(server);
+    if (!idle.sockets.empty()) {
+      PooledSocket pooled = std::move(idle.sockets.back());
+      idle.sockets.pop_back();
+      ++pooled.uses;
+      return pooled;
+    }
+    udp::socket socket(executor);
+    socket.open(server.protocol(), error);
+    // A connected socket gets its own kernel-chosen random port, only sees datagrams from
+    // the server, and learns of ICMP port-unreachable (ECONNREFUSED) at once.
+    if (!error) socket.connect(server, error);
+    if (!error) socket.non_blocking(true, error);  // reads happen only after readiness
+    if (error) return std::nullopt;
+    return PooledSocket{std::move(socket), 1};
+  }
+
+  void give_back_socket(const udp::endpoint& server, PooledSocket pooled) {
+    IdleSockets& idle = idle_for(server);
+    if (pooled.uses < max_socket_uses && idle.sockets.size() < max_idle_sockets) idle.sockets.push_back(std::move(pooled));
+  }
+
   // Waits on a connected UDP socket for the answer to `question`. Datagrams from other
   // senders and answers to other questions are skipped, not errors: a spoofer must not be
   // able to end the wait early. The last malformed answer is kept for the report.
@@ -138,11 +187,17 @@ struct Resolver::Impl {
     if (send_error) {
       co_return failed("send to " + endpoint_text(server) + ": " + send_error.message());
     }
-    std::vector<std::uint8_t> buffer(udp_receive_buffer_size);
+    // Wait for readability, then read into one buffer per thread: a query in flight holds no
+    // receive buffer of its own (thousands wait at once in a bulk scan), and the datagram is
+    // parsed before the next co_await, so no other query can overwrite it meanwhile.
+    thread_local std::array<std::uint8_t, udp_receive_buffer_size> buffer;
     for (;;) {
+      auto [wait_error] = co_await socket.async_wait(udp::socket::wait_read, use_tuple);
+      if (wait_error) co_return failed(endpoint_text(server) + ": " + wait_error.message());
       udp::endpoint sender;
-      auto [error, size] =
-          co_await socket.async_receive_from(asio::buffer(buffer), sender, use_tuple);
+      asio::error_code error;
+      const std::size_t size = socket.receive_from(asio::buffer(buffer), sender, 0, error);
+      if (error == asio::error::would_block || error == asio::error::try_again) continue;
       if (error) co_return failed(endpoint_text(server) + ": " + error.message());
       if (sender != server) continue;
       if (size == buffer.size()) {
@@ -165,18 +220,17 @@ struct Resolver::Impl {
     const auto query = wire::build_query(question, config.request_dnssec);
     if (query.empty()) co_return failed("cannot build a query for " + name);
 
-    udp::socket socket(executor);
     asio::error_code error;
-    socket.open(server.protocol(), error);
-    // A connected socket gets its own kernel-chosen random port, only sees datagrams from
-    // the server, and learns of ICMP port-unreachable (ECONNREFUSED) at once.
-    if (!error) socket.connect(server, error);
-    if (error) co_return failed("UDP socket for " + endpoint_text(server) + ": " + error.message());
+    std::optional<PooledSocket> pooled = take_socket(server, error);
+    if (!pooled) co_return failed("UDP socket for " + endpoint_text(server) + ": " + error.message());
 
     asio::steady_timer deadline(executor, config.timeout);
     std::string last_problem;
-    auto result = co_await (udp_round_trip(socket, server, question, query, last_problem) ||
+    auto result = co_await (udp_round_trip(pooled->socket, server, question, query, last_problem) ||
                             deadline.async_wait(use_tuple));
+    // A socket that saw an answer or a plain timeout goes back for another query; one that
+    // failed (ICMP unreachable, send error) is closed.
+    if (result.index() == 1 || std::get<0>(result).kind == Exchange::Kind::answered) give_back_socket(server, std::move(*pooled));
     if (result.index() == 0) co_return std::get<0>(std::move(result));
     if (!last_problem.empty()) {
       co_return failed("malformed answer from " + endpoint_text(server) + ": " + last_problem);
