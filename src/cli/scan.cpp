@@ -53,11 +53,16 @@ void add_scan_options(CLI::App& scan, ScanOptions& o) {
   scan.add_option("--top", o.top, "MX operators listed in the summary")->capture_default_str();
 }
 
-// Each probe needs a socket, each domain in flight may hold DNS sockets: raise the soft
-// descriptor limit to what that takes (or the hard limit) and lower the concurrency if even
-// that is not enough, rather than failing connections with EMFILE.
-std::size_t fit_descriptor_limit(std::size_t concurrency, bool quiet) {
-  const auto needed = [](std::size_t c) { return static_cast<rlim_t>(3 * c + 64); };
+// MTA-STS policy fetches in flight across the scan (HTTPS connections beside the probes).
+constexpr std::size_t policy_fetches_in_flight = 100;
+
+// Each probe needs a socket; beside them the resolver holds at most its queries in flight plus
+// its idle sockets, and the policy fetches theirs. Raise the soft descriptor limit to what that
+// takes (or the hard limit) and lower the concurrency if even that is not enough, rather than
+// failing connections with EMFILE.
+std::size_t fit_descriptor_limit(std::size_t concurrency, std::size_t dns_queries, std::size_t dns_servers, bool quiet) {
+  const std::size_t others = dns_queries + dns::max_idle_udp_sockets * dns_servers + policy_fetches_in_flight + 64;
+  const auto needed = [others](std::size_t c) { return static_cast<rlim_t>(c + others); };
   rlimit limit{};
   if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return concurrency;
   if (limit.rlim_cur < needed(concurrency)) {
@@ -66,7 +71,7 @@ std::size_t fit_descriptor_limit(std::size_t concurrency, bool quiet) {
     if (setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
   }
   if (limit.rlim_cur >= needed(concurrency)) return concurrency;
-  const std::size_t fitting = limit.rlim_cur > 64 ? static_cast<std::size_t>((limit.rlim_cur - 64) / 3) : 1;
+  const std::size_t fitting = limit.rlim_cur > others ? static_cast<std::size_t>(limit.rlim_cur - others) : 1;
   if (!quiet)
     std::cerr << "mxtls: the open-file limit (" << limit.rlim_cur << ") allows " << fitting << " connections, not "
               << concurrency << "; using " << fitting << " (raise it with ulimit -n)\n";
@@ -158,8 +163,11 @@ int run_scan(const ScanOptions& options) {
     scan::BulkSettings settings;
     settings.domain = scan_settings(options.probe);
     if (!options.shard.empty()) settings.shard = scan::parse_shard(options.shard);
+    auto resolver_settings = resolver_config(options.probe);
+    resolver_settings.cache_entries = options.dns_cache;
     auto& sched = settings.scheduler;
-    sched.concurrency = fit_descriptor_limit(options.concurrency, quiet);
+    sched.concurrency = fit_descriptor_limit(options.concurrency, resolver_settings.max_queries_in_flight,
+                                             resolver_settings.servers.size(), quiet);
     sched.per_ip = options.per_ip;
     sched.rate = options.rate;
     sched.retries = options.retries;
@@ -203,8 +211,6 @@ int run_scan(const ScanOptions& options) {
       if (show_progress) total_lines = count_lines(options.input);
     }
 
-    auto resolver_settings = resolver_config(options.probe);
-    resolver_settings.cache_entries = options.dns_cache;
     tls::ClientTlsContext tls_context(tls_options(options.probe));
     scan::ResultWriter writer(options.output, format);
 
@@ -223,6 +229,7 @@ int run_scan(const ScanOptions& options) {
                 << "'), skipped\n";
     };
     if (options.resume) hooks.is_done = [&](const std::string& ascii) { return resumed.done.contains(ascii); };
+    settings.domain.policy_fetches = std::make_shared<Slots>(io.get_executor(), policy_fetches_in_flight);
     scan::BulkScan bulk(io, resolver, tls_context, exclusions.empty() ? nullptr : &exclusions, settings, hooks);
 
     // SIGINT/SIGTERM: start nothing new and let the domains in flight finish (each probe is

@@ -119,14 +119,26 @@ bool worth_asking_elsewhere(const wire::ParsedResponse& response) {
 // ---- Resolver::Impl ---------------------------------------------------------------------------
 
 struct Resolver::Impl {
+  Impl(asio::any_io_executor ex, ResolverConfig cfg)
+      : executor(std::move(ex)), config(std::move(cfg)), query_slots(executor, config.max_queries_in_flight) {}
+
   asio::any_io_executor executor;
   ResolverConfig config;
   CacheCounters counters{};
+  Slots query_slots;  // config.max_queries_in_flight
 
   struct Resolution {
     Answer answer;
     wire::ParsedResponse response;  // the final answer's records
   };
+
+  // One question to the network, when a slot is free.
+  asio::awaitable<Resolution> resolve_in_turn(const std::string& name, RecordType type) {
+    co_await query_slots.acquire();
+    SlotLease lease(query_slots);
+    Resolution fresh = co_await resolve(name, type);
+    co_return fresh;
+  }
 
   // ---- UDP sockets, reused ----
   // Opening, connecting and closing a socket per query is five system calls and an epoll
@@ -134,7 +146,6 @@ struct Resolver::Impl {
   // Idle connected sockets wait here per server and are reused a bounded number of times, so
   // the source port still changes often (RFC 5452). A reused socket may hold a late answer to
   // an earlier query: its ID and question do not match, and the matching below skips it.
-  static constexpr std::size_t max_idle_sockets = 256;  // per server
   static constexpr unsigned max_socket_uses = 32;
   struct PooledSocket {
     udp::socket socket;
@@ -173,7 +184,7 @@ struct Resolver::Impl {
 
   void give_back_socket(const udp::endpoint& server, PooledSocket pooled) {
     IdleSockets& idle = idle_for(server);
-    if (pooled.uses < max_socket_uses && idle.sockets.size() < max_idle_sockets) idle.sockets.push_back(std::move(pooled));
+    if (pooled.uses < max_socket_uses && idle.sockets.size() < max_idle_udp_sockets) idle.sockets.push_back(std::move(pooled));
   }
 
   // Waits on a connected UDP socket for the answer to `question`. Datagrams from other
@@ -436,7 +447,7 @@ struct Resolver::Impl {
   asio::awaitable<Resolution> cached_resolve(const std::string& name, RecordType type) {
     if (config.cache_entries == 0) {
       ++counters.queries;
-      Resolution fresh = co_await resolve(name, type);
+      Resolution fresh = co_await resolve_in_turn(name, type);
       co_return fresh;
     }
     const std::string key = std::to_string(static_cast<int>(type)) + " " + ascii_lower(name);
@@ -450,7 +461,7 @@ struct Resolver::Impl {
     auto entry = std::make_shared<CacheEntry>(executor);
     cache.emplace(key, entry);
     ++counters.queries;
-    Resolution fresh = co_await resolve(name, type);
+    Resolution fresh = co_await resolve_in_turn(name, type);
     entry->resolution.set(fresh);
     cache_order.push_front(key);
     entry->position = cache_order.begin();
@@ -480,7 +491,7 @@ struct Resolver::Impl {
 };
 
 Resolver::Resolver(asio::any_io_executor executor, ResolverConfig config)
-    : impl_(std::make_unique<Impl>(Impl{std::move(executor), std::move(config)})) {}
+    : impl_(std::make_unique<Impl>(std::move(executor), std::move(config))) {}
 
 Resolver::~Resolver() = default;
 

@@ -61,6 +61,9 @@ struct PtrAnswer : Answer {
   std::vector<std::string> names;
 };
 
+// Connected UDP sockets a Resolver keeps open between queries, per server (reused, see resolver.cpp).
+constexpr std::size_t max_idle_udp_sockets = 256;
+
 struct ResolverConfig {
   std::vector<asio::ip::udp::endpoint> servers;  // tried in order
   std::chrono::milliseconds timeout{2000};       // per attempt
@@ -70,6 +73,10 @@ struct ResolverConfig {
   // Concurrent lookups of one name and type share one query. Failures are kept as well, so
   // a dead name server costs its timeout once per name, not once per domain.
   std::size_t cache_entries = 0;
+  // Questions on the network at once; more wait their turn. A bulk scan starts thousands of
+  // domains together: without a bound each would hold a socket (until EMFILE) and a chain of
+  // coroutine frames, and the resolver would flood its server.
+  std::size_t max_queries_in_flight = 500;
 };
 
 struct CacheCounters {

@@ -166,6 +166,11 @@ asio::awaitable<MtaStsFacts> lookup_mta_sts(dns::Resolver& resolver, const std::
     f.error = "policy host " + host + " has no address";
     co_return f;
   }
+  SlotLease fetch_lease;
+  if (settings.policy_fetches) {
+    co_await settings.policy_fetches->acquire();
+    fetch_lease = SlotLease(*settings.policy_fetches);
+  }
   const tls::HttpsResponse response = co_await tls::https_get(*settings.https, std::move(request));
   if (!response.ok) {
     f.error = "fetching " + f.policy_url + ": " + response.error;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "core/result.hpp"
+#include "core/waiting.hpp"
 #include "scan/probe.hpp"
 
 #include <asio/awaitable.hpp>
@@ -35,6 +36,9 @@ struct DomainScanSettings {
   // A hostile zone can publish a thousand MX hosts with a thousand addresses each: one domain
   // must not become a million lookups and connections. The most preferred ones are probed; the
   // rest are listed with a note (Postfix itself tries at most 5 addresses per delivery).
+  // Bulk scans: MTA-STS fetches in flight across all domains (each is an HTTPS connection the
+  // probe scheduler does not see). null: unbounded (`check`, one domain).
+  std::shared_ptr<Slots> policy_fetches;
   std::size_t max_mx_hosts = 16;
   std::size_t max_addresses_per_host = 8;
 };

@@ -442,6 +442,37 @@ TEST_SUITE("dns") {
     CHECK(ok == queries);
   }
 
+  TEST_CASE("resolver: at most max_queries_in_flight questions on the network; the rest wait their turn") {
+    ZoneServerOptions options;
+    options.delay = 100ms;
+    Lab lab(options);
+    auto config = lab.config(2000ms, 1);
+    config.max_queries_in_flight = 2;
+    Resolver resolver(lab.io.get_executor(), config);
+    constexpr int lookups = 6;
+    int ok = 0, done = 0;
+    const auto started = std::chrono::steady_clock::now();
+    const char* const names[] = {"mx1.example.test", "mx2.example.test", "broken.example.test",
+                                 "host.other.test", "mx.secure.test", "www.example.test"};
+    for (int i = 0; i < lookups; ++i) {
+      asio::co_spawn(
+          lab.io,
+          [&, name = std::string(names[i])]() -> asio::awaitable<void> {
+            const auto answer = co_await resolver.a(name);
+            ok += answer.outcome == Outcome::ok ? 1 : 0;
+            if (++done == lookups) lab.server.stop();
+          },
+          asio::detached);
+    }
+    lab.io.run_for(30s);
+    const auto took = std::chrono::steady_clock::now() - started;
+    CHECK(done == lookups);
+    CHECK(ok == lookups);
+    // Two at a time, 100 ms each (www is a CNAME: two questions in one turn): at least three
+    // rounds. A lower bound only, so a slow machine cannot fail it.
+    CHECK(took >= 300ms);
+  }
+
   TEST_CASE("Outcome names") {
     CHECK(std::string(to_string(Outcome::ok)) == "ok");
     CHECK(std::string(to_string(Outcome::nxdomain)) == "nxdomain");
