@@ -228,7 +228,7 @@ class Parser {
       skip_space();
       JsonValue value;
       if (!parse_value(value, depth + 1)) return false;
-      out.members.emplace_back(std::move(name), std::move(value));
+      out.members.push_back(JsonMember{std::move(name), std::move(value)});
       skip_space();
       if (pos_ >= text_.size()) return fail("unterminated object");
       const char c = text_[pos_++];

@@ -12,6 +12,8 @@
 
 namespace mxtls::report {
 
+struct JsonMember;
+
 struct JsonValue {
   enum class Type { null, boolean, number, string, array, object };
   Type type = Type::null;
@@ -19,13 +21,20 @@ struct JsonValue {
   double number = 0;
   std::string text;                                          // string
   std::vector<JsonValue> items;                              // array
-  std::vector<std::pair<std::string, JsonValue>> members;    // object, in file order
+  // Object members in file order. A struct, not std::pair: a pair of an incomplete type is
+  // not allowed (GCC accepts it, clang's libstdc++ checks refuse).
+  std::vector<JsonMember> members;
 
   const JsonValue* find(std::string_view key) const;  // object member, or nullptr
   // Typed access to an object member; nullopt when absent, null or of another type.
   std::optional<std::string> string_at(std::string_view key) const;
   std::optional<std::int64_t> integer_at(std::string_view key) const;
   std::optional<bool> bool_at(std::string_view key) const;
+};
+
+struct JsonMember {
+  std::string name;
+  JsonValue value;
 };
 
 struct JsonLimits {
