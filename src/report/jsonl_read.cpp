@@ -8,17 +8,21 @@
 namespace mxtls::report {
 namespace {
 
-std::optional<DomainKind> kind_from_string(std::string_view text) {
-  for (const DomainKind k : {DomainKind::mx, DomainKind::implicit_mx, DomainKind::null_mx, DomainKind::nxdomain,
-                             DomainKind::no_mx_hosts, DomainKind::dns_error, DomainKind::excluded})
-    if (to_string(k) == text) return k;
+// The enum value whose schema name is `text`, among `all`.
+template <typename Enum>
+std::optional<Enum> from_name(std::string_view text, std::initializer_list<Enum> all) {
+  for (const Enum value : all)
+    if (to_string(value) == text) return value;
   return std::nullopt;
 }
 
+std::optional<DomainKind> kind_from_string(std::string_view text) {
+  return from_name(text, {DomainKind::mx, DomainKind::implicit_mx, DomainKind::null_mx, DomainKind::nxdomain,
+                          DomainKind::no_mx_hosts, DomainKind::dns_error, DomainKind::excluded});
+}
+
 std::optional<CertVerdict> verdict_from_string(std::string_view text) {
-  for (const CertVerdict v : {CertVerdict::verified, CertVerdict::trusted, CertVerdict::untrusted, CertVerdict::anonymous})
-    if (to_string(v) == text) return v;
-  return std::nullopt;
+  return from_name(text, {CertVerdict::verified, CertVerdict::trusted, CertVerdict::untrusted, CertVerdict::anonymous});
 }
 
 }  // namespace
@@ -31,6 +35,11 @@ ProbeResult probe_from_record(const JsonValue& r) {
   p.ip = r.string_at("ip").value_or("");
   p.port = static_cast<std::uint16_t>(r.integer_at("port").value_or(25));
   if (const auto status = r.string_at("status")) p.status = status_from_string(*status).value_or(Status::internal);
+  p.dnssec_addr = r.bool_at("dnssec_addr");
+  if (const auto dane = r.string_at("dane"))
+    p.dane.state = from_name(*dane, {DaneState::not_applicable, DaneState::no_records, DaneState::unusable, DaneState::matched,
+                                     DaneState::failed, DaneState::lookup_error})
+                       .value_or(DaneState::not_applicable);
   if (const auto phase = r.string_at("failed_phase")) p.failed_phase = phase_from_string(*phase);
   p.error = r.string_at("error").value_or("");
   p.banner = r.string_at("banner").value_or("");
@@ -105,6 +114,15 @@ std::optional<DomainResult> JsonlDomainReader::next() {
     if (const auto k = record->string_at("kind")) d.kind = kind_from_string(*k).value_or(DomainKind::mx);
     d.error = record->string_at("error").value_or("");
     d.dnssec_mx = record->bool_at("dnssec_mx").value_or(false);
+    if (const auto verdict = record->string_at("mta_sts_verdict"))
+      d.mta_sts.verdict = from_name(*verdict, {MtaStsVerdict::no_policy, MtaStsVerdict::error, MtaStsVerdict::none,
+                                               MtaStsVerdict::pass, MtaStsVerdict::fail})
+                              .value_or(MtaStsVerdict::no_policy);
+    if (const auto mode = record->string_at("mta_sts_mode"))
+      d.mta_sts.mode = from_name(*mode, {MtaStsMode::enforce, MtaStsMode::testing, MtaStsMode::none});
+    if (const auto rpt = record->string_at("tls_rpt"))
+      d.tls_rpt.state = from_name(*rpt, {TlsRptState::absent, TlsRptState::valid, TlsRptState::invalid, TlsRptState::dns_error})
+                            .value_or(TlsRptState::absent);
     if (const auto lock = record->string_at("gmail_lock")) {
       if (*lock == "grey") d.gmail_lock = GmailLock::grey;
       else if (*lock == "red") d.gmail_lock = GmailLock::red;

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <ostream>
 #include <vector>
@@ -86,6 +87,24 @@ DomainDigest digest_of(const DomainResult& d) {
     auto [it, inserted] = offered_by_host.emplace(p.mx, *p.starttls);
     if (!inserted) it->second = it->second && *p.starttls;
   }
+  // DANE: the worst state among the MX hosts that publish TLSA (a failing MX defers mail).
+  g.dnssec_mx = d.dnssec_mx;
+  int worst = 0;  // 0 none, 1 matched, 2 unusable, 3 failed, 4 lookup-error
+  for (const auto& p : d.probes) {
+    switch (p.dane.state) {
+      case DaneState::matched: worst = std::max(worst, 1); break;
+      case DaneState::unusable: worst = std::max(worst, 2); break;
+      case DaneState::failed: worst = std::max(worst, 3); break;
+      case DaneState::lookup_error: worst = std::max(worst, 4); break;
+      case DaneState::not_applicable:
+      case DaneState::no_records: break;
+    }
+  }
+  static constexpr const char* dane_names[] = {"", "matched", "unusable", "failed", "lookup-error"};
+  g.dane = dane_names[worst];
+  g.mta_sts_mode = d.mta_sts.mode;
+  g.mta_sts_verdict = d.mta_sts.verdict;
+  g.tls_rpt = d.tls_rpt.state;
   g.starttls_every_mx = !offered_by_host.empty() &&
                         std::all_of(offered_by_host.begin(), offered_by_host.end(), [](const auto& e) { return e.second; });
   return g;
@@ -106,6 +125,11 @@ void SummaryBuilder::add(const DomainDigest& g) {
     if (g.verdict == CertVerdict::verified) ++f.verified;
   };
   count_into(all_);
+  if (g.dnssec_mx) ++dnssec_mx_;
+  if (!g.dane.empty()) ++dane_[g.dane];
+  if (g.mta_sts_verdict != MtaStsVerdict::no_policy) ++sts_verdicts_[std::string(to_string(g.mta_sts_verdict))];
+  if (g.mta_sts_mode) ++sts_modes_[std::string(to_string(*g.mta_sts_mode))];
+  if (g.tls_rpt != TlsRptState::absent) ++tls_rpt_[std::string(to_string(g.tls_rpt))];
   if (*g.lock == GmailLock::grey) {
     ++versions_[g.tls_version.empty() ? "unknown" : g.tls_version];
     ++verdicts_[g.verdict ? std::string(to_string(*g.verdict)) : "unknown"];
@@ -119,8 +143,36 @@ void SummaryBuilder::add(const DomainDigest& g) {
   count_into(operators_[op]);
 }
 
+void SummaryBuilder::write_policies(std::ostream& out, const std::function<std::string(const std::string&)>& bold) const {
+  const std::uint64_t with_lock = all_.domains;
+  const auto total = [](const std::map<std::string, std::uint64_t>& counts) {
+    std::uint64_t n = 0;
+    for (const auto& [name, k] : counts) n += k;
+    return n;
+  };
+  const auto breakdown = [](const std::map<std::string, std::uint64_t>& counts) {
+    std::string text;
+    for (const auto& [name, n] : counts) text += (text.empty() ? "" : ", ") + name + " " + count(n);
+    return text.empty() ? text : "  (" + text + ")";
+  };
+  if (with_lock == 0) return;
+  out << bold("Policies") << " (of the domains that can receive mail)\n";
+  out << "  DNSSEC-signed MX       " << padded(count(dnssec_mx_), 12, true) << "  " << percent(dnssec_mx_, with_lock) << "\n";
+  out << "  DANE (TLSA published)  " << padded(count(total(dane_)), 12, true) << "  " << percent(total(dane_), with_lock)
+      << breakdown(dane_) << "\n";
+  out << "  MTA-STS published      " << padded(count(total(sts_verdicts_)), 12, true) << "  "
+      << percent(total(sts_verdicts_), with_lock) << breakdown(sts_verdicts_) << "\n";
+  if (!sts_modes_.empty())
+    out << "    valid policies       " << padded(count(total(sts_modes_)), 12, true) << "  "
+        << percent(total(sts_modes_), with_lock) << breakdown(sts_modes_) << "\n";
+  out << "  TLS-RPT published      " << padded(count(total(tls_rpt_)), 12, true) << "  " << percent(total(tls_rpt_), with_lock)
+      << breakdown(tls_rpt_) << "\n";
+}
+
 void SummaryBuilder::write_text(std::ostream& out, const SummaryOptions& options) const {
-  const auto bold = [&](const std::string& text) { return options.color ? "\x1b[1m" + text + "\x1b[0m" : text; };
+  const std::function<std::string(const std::string&)> bold = [&](const std::string& text) {
+    return options.color ? "\x1b[1m" + text + "\x1b[0m" : text;
+  };
   const std::uint64_t with_lock = all_.domains;
   out << bold("Summary: " + count(domains_) + (domains_ == 1 ? " domain" : " domains")) << "\n";
   out << "  can receive mail       " << padded(count(with_lock), 12, true) << "\n";
@@ -149,6 +201,7 @@ void SummaryBuilder::write_text(std::ostream& out, const SummaryOptions& options
     for (const auto& [verdict, n] : verdicts_)
       out << "  " << padded(verdict, 21) << padded(count(n), 12, true) << "  " << percent(n, all_.grey) << "\n";
   }
+  write_policies(out, bold);
   if (operators_.empty()) return;
   std::vector<std::pair<std::string, Figures>> ranked(operators_.begin(), operators_.end());
   std::sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) {

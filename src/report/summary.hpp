@@ -7,6 +7,7 @@
 #include "core/result.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <iosfwd>
 #include <map>
 #include <optional>
@@ -29,6 +30,12 @@ struct DomainDigest {
   std::string tls_version;             // of the connection that decides the lock
   std::optional<CertVerdict> verdict;  // likewise
   std::string mx_operator;             // registered domain of that connection's MX host
+  // Policy adoption (DANE, MTA-STS, TLS-RPT), as published by the domain.
+  bool dnssec_mx = false;
+  std::string dane;  // "matched", "failed", "lookup-error", "unusable" (the worst of its MX), or "" (no TLSA)
+  std::optional<MtaStsMode> mta_sts_mode;
+  MtaStsVerdict mta_sts_verdict = MtaStsVerdict::no_policy;
+  TlsRptState tls_rpt = TlsRptState::absent;
 };
 DomainDigest digest_of(const DomainResult& d);  // d must be judged (gmail_lock set)
 
@@ -52,6 +59,8 @@ class SummaryBuilder {
   void write_text(std::ostream& out, const SummaryOptions& options = {}) const;
 
  private:
+  void write_policies(std::ostream& out, const std::function<std::string(const std::string&)>& bold) const;
+
   struct Figures {
     std::uint64_t domains = 0;
     std::uint64_t grey = 0, red = 0;
@@ -63,6 +72,12 @@ class SummaryBuilder {
   std::map<std::string, std::uint64_t> kinds_;     // no-mail kinds: null-mx, nxdomain, …
   std::map<std::string, std::uint64_t> versions_;  // among grey-lock domains
   std::map<std::string, std::uint64_t> verdicts_;  // likewise
+  // Policy adoption among domains that can receive mail.
+  std::uint64_t dnssec_mx_ = 0;
+  std::map<std::string, std::uint64_t> dane_;         // by DomainDigest::dane
+  std::map<std::string, std::uint64_t> sts_modes_;    // valid policies by mode
+  std::map<std::string, std::uint64_t> sts_verdicts_;  // every published TXT record by verdict
+  std::map<std::string, std::uint64_t> tls_rpt_;      // published records: valid, invalid, dns-error
   std::unordered_map<std::string, Figures> operators_;
   Figures other_operators_;
 };

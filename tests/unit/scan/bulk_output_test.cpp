@@ -89,6 +89,20 @@ std::vector<DomainResult> population() {
                                  probe("d.test", "mx2.d.test", "127.0.0.5", 20, "", CertVerdict::anonymous)});
   add("nullmx.test", DomainKind::null_mx, {});
   add("xn--r8jz45g.test", DomainKind::mx, {probe("xn--r8jz45g.test", "mx.xn--r8jz45g.test", "127.0.0.6", 0, "TLSv1.3", CertVerdict::verified)});
+  // Policies: a.test signed with DANE on both MX (one stale) and MTA-STS enforce passing with
+  // TLS-RPT; b.test MTA-STS testing failing; d.test a broken MTA-STS and an invalid TLS-RPT.
+  DomainResult& a = out[0];
+  a.dnssec_mx = true;
+  for (auto& p : a.probes) p.dnssec_addr = true;
+  a.probes[0].dane.state = DaneState::matched;
+  a.probes[1].dane.state = DaneState::failed;
+  a.mta_sts.mode = MtaStsMode::enforce;
+  a.mta_sts.verdict = MtaStsVerdict::pass;
+  a.tls_rpt.state = TlsRptState::valid;
+  out[1].mta_sts.mode = MtaStsMode::testing;
+  out[1].mta_sts.verdict = MtaStsVerdict::fail;
+  out[3].mta_sts.verdict = MtaStsVerdict::error;
+  out[3].tls_rpt.state = TlsRptState::invalid;
   return out;
 }
 
@@ -266,6 +280,12 @@ TEST_CASE("summary: shares of encrypted domains, STARTTLS everywhere, versions, 
   CHECK(text.find("TLSv1.3                         3   75.0%") != std::string::npos);
   CHECK(text.find("provider.co.jp                   2  100.0%") != std::string::npos);
   CHECK(text.find("例え.test") != std::string::npos);  // operators shown as people write them
+  // Adoption, of the 5 domains that can receive mail; DANE counts a domain by its worst MX.
+  CHECK(text.find("DNSSEC-signed MX                  1   20.0%") != std::string::npos);
+  CHECK(text.find("DANE (TLSA published)             1   20.0%  (failed 1)") != std::string::npos);
+  CHECK(text.find("MTA-STS published                 3   60.0%  (error 1, fail 1, pass 1)") != std::string::npos);
+  CHECK(text.find("valid policies                  2   40.0%  (enforce 1, testing 1)") != std::string::npos);
+  CHECK(text.find("TLS-RPT published                 2   40.0%  (invalid 1, valid 1)") != std::string::npos);
 }
 
 }  // TEST_SUITE
