@@ -243,8 +243,7 @@ asio::awaitable<void> converse(ProbeRun& run, const ProbeTarget& target, tls::Cl
 
 }  // namespace
 
-asio::awaitable<ProbeResult> run_probe(ProbeTarget target, const ProbeSettings& settings,
-                                       tls::ClientTlsContext& tls_context) {
+ProbeResult result_for(const ProbeTarget& target) {
   ProbeResult result;
   result.domain = target.domain;
   result.mx = target.mx;
@@ -252,6 +251,12 @@ asio::awaitable<ProbeResult> run_probe(ProbeTarget target, const ProbeSettings& 
   result.ip = target.address.to_string();
   result.port = target.port;
   result.started_at = rfc3339_utc(std::chrono::system_clock::now());
+  return result;
+}
+
+asio::awaitable<ProbeResult> run_probe(ProbeTarget target, const ProbeSettings& settings,
+                                       tls::ClientTlsContext& tls_context) {
+  ProbeResult result = result_for(target);
   const auto started = Clock::now();
 
   // resolve_tlsa ran in the domain scan (once per MX host); its verdict is judged here.

@@ -43,6 +43,10 @@ struct ProbeSettings {
   Timeouts timeouts;
 };
 
+// A result for `target` with its identity filled in (domain, MX, preference, address, port) and
+// started now; every probe, and every probe that is never run (excluded), starts from one.
+ProbeResult result_for(const ProbeTarget& target);
+
 asio::awaitable<ProbeResult> run_probe(ProbeTarget target, const ProbeSettings& settings,
                                        tls::ClientTlsContext& tls_context);
 

@@ -60,16 +60,10 @@ ProbeResult filed_under(ProbeResult result, const ProbeTarget& target) {
 }
 
 ProbeResult excluded_result(const ProbeTarget& target, const std::string& rule) {
-  ProbeResult r;
-  r.domain = target.domain;
-  r.mx = target.mx;
-  r.preference = target.preference;
-  r.ip = target.address.to_string();
-  r.port = target.port;
+  ProbeResult r = result_for(target);
   r.status = Status::excluded;
   r.failed_phase = Phase::connect;
   r.error = "not contacted: excluded by " + rule;
-  r.started_at = rfc3339_utc(std::chrono::system_clock::now());
   r.attempts = 0;
   return r;
 }

@@ -177,12 +177,7 @@ TEST_CASE("a hostile zone's 20 MX hosts and 12 addresses per host are capped, an
   std::vector<std::string> asked;
   scan::ProbeRunner run = [&asked](scan::ProbeTarget target) -> asio::awaitable<ProbeResult> {
     asked.push_back(target.mx + "[" + target.address.to_string() + "]");
-    ProbeResult r;
-    r.domain = target.domain;
-    r.mx = target.mx;
-    r.preference = target.preference;
-    r.ip = target.address.to_string();
-    r.port = target.port;
+    ProbeResult r = scan::result_for(target);
     r.status = Status::refused;
     co_return r;
   };
