@@ -136,7 +136,7 @@ mean_probe_ms() {
 if [ "$quick" = 1 ]; then
     b1_domains=1000;  b2_domains=6000;  b2_hosts=3000; b2_levels="100 500"; b3_conns=1000; b3_hosts=500
 else
-    b1_domains=5000;  b2_domains=60000; b2_hosts=10000; b2_levels="1000 5000 10000"; b3_conns=10000; b3_hosts=5000
+    b1_domains=5000;  b2_domains=60000; b2_hosts=5000;  b2_levels="1000 5000 10000"; b3_conns=10000; b3_hosts=5000
 fi
 say "mxtls benchmarks on $(uname -n): $cores cores, lab on core $lab_core, client on core $client_core"
 say "  lab: ${lab_cmd[*]}; scanner: $mxtls"

@@ -9,13 +9,14 @@
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/ssl.hpp>
 #include <asio/use_awaitable.hpp>
-#include <asio/write.hpp>
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <memory>
 #include <stdexcept>
 
@@ -115,12 +116,62 @@ ClientTlsContext::ClientTlsContext(const ClientTlsOptions& options) : impl_(std:
 
 ClientTlsContext::~ClientTlsContext() = default;
 
+// OpenSSL reads and writes the socket itself (SSL_set_fd, non-blocking), and the coroutine
+// waits for readiness when it wants more. asio::ssl::stream would add four 17 KiB buffers per
+// connection (its engine's BIO pair and record buffers): with thousands of connections in TLS
+// that was most of the scanner's memory. With SSL_MODE_RELEASE_BUFFERS an idle connection
+// then holds only OpenSSL's state.
 struct ClientTlsSession::Impl {
-  Impl(asio::ip::tcp::socket& socket, asio::ssl::context& ctx) : stream(socket, ctx) {}
-  asio::ssl::stream<asio::ip::tcp::socket&> stream;
+  Impl(asio::ip::tcp::socket& s, SSL_CTX* ctx) : socket(s), ssl(SSL_new(ctx), &SSL_free) {
+    if (!ssl) throw std::runtime_error("SSL_new failed");
+    asio::error_code ec;
+    socket.non_blocking(true, ec);
+    if (ec || SSL_set_fd(ssl.get(), static_cast<int>(socket.native_handle())) != 1)
+      throw std::runtime_error("cannot attach TLS to the socket");
+    SSL_set_connect_state(ssl.get());
+  }
+  asio::ip::tcp::socket& socket;
+  std::unique_ptr<SSL, decltype(&SSL_free)> ssl;
   VerifyRecord verify;
   bool dane = false;
   std::string dane_error;  // OpenSSL refused the records: DANE failed before the handshake
+
+  // Runs `step` (SSL_do_handshake, SSL_read, SSL_write: > 0 is success) until it succeeds or
+  // fails, waiting on the socket whenever OpenSSL wants to read or write. Errors become the
+  // error codes asio's own TLS stream would give (stream_truncated for an EOF without
+  // close_notify, the OpenSSL reason in asio's ssl category otherwise).
+  template <typename Step>
+  asio::awaitable<std::pair<std::error_code, int>> drive(Step step) {
+    for (;;) {
+      ERR_clear_error();
+      errno = 0;  // SSL_ERROR_SYSCALL is explained by errno, if by anything
+      const int result = step(ssl.get());
+      if (result > 0) co_return std::pair<std::error_code, int>{{}, result};
+      const int reason = SSL_get_error(ssl.get(), result);
+      if (reason == SSL_ERROR_WANT_READ || reason == SSL_ERROR_WANT_WRITE) {
+        const auto wait = reason == SSL_ERROR_WANT_READ ? asio::ip::tcp::socket::wait_read : asio::ip::tcp::socket::wait_write;
+        auto [ec] = co_await socket.async_wait(wait, as_result);
+        if (ec) co_return std::pair<std::error_code, int>{ec, 0};
+        continue;
+      }
+      co_return std::pair<std::error_code, int>{error_of(reason), 0};
+    }
+  }
+
+  std::error_code error_of(int reason) const {
+    if (reason == SSL_ERROR_ZERO_RETURN)
+      return (SSL_get_shutdown(ssl.get()) & SSL_RECEIVED_SHUTDOWN) != 0 ? std::error_code(asio::error::eof)
+                                                                        : std::error_code(asio::ssl::error::stream_truncated);
+    if (reason == SSL_ERROR_SYSCALL) {
+      const unsigned long queued = ERR_get_error();
+      if (queued != 0) return {static_cast<int>(queued), asio::error::get_ssl_category()};
+      if (errno != 0) return {errno, asio::error::get_system_category()};
+      return asio::ssl::error::stream_truncated;
+    }
+    const unsigned long queued = ERR_get_error();
+    if (queued != 0) return {static_cast<int>(queued), asio::error::get_ssl_category()};
+    return asio::ssl::error::unspecified_system_error;
+  }
 };
 
 namespace {
@@ -160,8 +211,8 @@ VerifyRecord pkix_verify(SSL* ssl) {
 
 ClientTlsSession::ClientTlsSession(asio::ip::tcp::socket& socket, ClientTlsContext& context,
                                    const std::string& server_name, const DaneRequest* dane)
-    : impl_(std::make_unique<Impl>(socket, context.impl().context)) {
-  SSL* ssl = impl_->stream.native_handle();
+    : impl_(std::make_unique<Impl>(socket, context.impl().context.native_handle())) {
+  SSL* ssl = impl_->ssl.get();
   SSL_set_ex_data(ssl, verify_record_index(), &impl_->verify);
   // SNI is the MX host name (DESIGN.md §3); an IP literal must not be sent as SNI. With DANE
   // it is the TLSA base domain, which for SMTP is that same MX host name (RFC 7672 §3.2.2).
@@ -172,7 +223,8 @@ ClientTlsSession::ClientTlsSession(asio::ip::tcp::socket& socket, ClientTlsConte
 ClientTlsSession::~ClientTlsSession() = default;
 
 asio::awaitable<HandshakeOutcome> ClientTlsSession::handshake() {
-  auto [ec] = co_await impl_->stream.async_handshake(asio::ssl::stream_base::client, as_result);
+  auto [ec, done] = co_await impl_->drive([](SSL* ssl) { return SSL_do_handshake(ssl); });
+  (void)done;
   HandshakeOutcome out;
   if (ec) {
     out.error = ec;
@@ -185,7 +237,7 @@ asio::awaitable<HandshakeOutcome> ClientTlsSession::handshake() {
 }
 
 TlsFacts ClientTlsSession::facts(const std::string& host) const {
-  SSL* ssl = impl_->stream.native_handle();
+  SSL* ssl = impl_->ssl.get();
   TlsFacts f;
   f.version = SSL_get_version(ssl);
   if (const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl)) {
@@ -223,18 +275,28 @@ void ClientTlsSession::dane_outcome(DaneFacts& facts) const {
     }
     return;
   }
-  record_dane_outcome(impl_->stream.native_handle(), impl_->verify.first_error, impl_->verify.first_error_depth, facts);
+  record_dane_outcome(impl_->ssl.get(), impl_->verify.first_error, impl_->verify.first_error_depth, facts);
 }
 
 asio::awaitable<std::pair<std::error_code, std::size_t>> ClientTlsSession::read_some(asio::mutable_buffer buffer) {
-  auto [ec, n] = co_await impl_->stream.async_read_some(buffer, as_result);
-  co_return std::pair<std::error_code, std::size_t>{ec, n};
+  if (buffer.size() == 0) co_return std::pair<std::error_code, std::size_t>{{}, 0};
+  const int wanted = static_cast<int>(std::min<std::size_t>(buffer.size(), 1 << 30));
+  auto [ec, n] = co_await impl_->drive([&](SSL* ssl) { return SSL_read(ssl, buffer.data(), wanted); });
+  co_return std::pair<std::error_code, std::size_t>{ec, static_cast<std::size_t>(n)};
 }
 
 asio::awaitable<std::error_code> ClientTlsSession::write_all(asio::const_buffer buffer) {
-  auto [ec, n] = co_await asio::async_write(impl_->stream, buffer, as_result);
-  (void)n;
-  co_return ec;
+  const auto* bytes = static_cast<const char*>(buffer.data());
+  std::size_t left = buffer.size();
+  while (left > 0) {
+    // A write OpenSSL could not finish is repeated with the same arguments, as it requires.
+    const int chunk = static_cast<int>(std::min<std::size_t>(left, 1 << 30));
+    auto [ec, n] = co_await impl_->drive([&](SSL* ssl) { return SSL_write(ssl, bytes, chunk); });
+    if (ec) co_return ec;
+    bytes += n;
+    left -= static_cast<std::size_t>(n);
+  }
+  co_return std::error_code{};
 }
 
 }  // namespace mxtls::tls
