@@ -292,6 +292,9 @@ int run_scan(const ScanOptions& options) {
       std::cerr << "; " << s.connections << " connections for " << s.probes << " probes (" << s.reused
                 << " shared with other domains, " << s.retries << " retries after 4xx); DNS " << dns_counts.queries
                 << " queries, " << dns_counts.hits << " answered from cache\n";
+      if (s.local_waits)
+        std::cerr << "mxtls: " << s.local_waits << " connections had to wait for a free descriptor or local port "
+                  << "(EMFILE/ENFILE/EADDRNOTAVAIL): lower --concurrency or raise `ulimit -n`\n";
       summary.write_text(std::cerr, {false, options.top});
     }
     if (!options.summary_file.empty()) {

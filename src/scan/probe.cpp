@@ -86,6 +86,8 @@ struct ProbeRun {
   }
 };
 
+constexpr const char* local_exhaustion_prefix = "local resources exhausted: ";
+
 asio::awaitable<bool> connect(ProbeRun& run, const ProbeTarget& target) {
   run.begin(Phase::connect, run.settings.timeouts.connect);
   auto [ec] = co_await run.socket.async_connect({target.address, target.port}, as_result);
@@ -94,8 +96,9 @@ asio::awaitable<bool> connect(ProbeRun& run, const ProbeTarget& target) {
     run.fail(Status::refused, "connection refused");
   else if (ec == asio::error::host_unreachable || ec == asio::error::network_unreachable)
     run.fail(Status::refused, ec.message());
-  else if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space)
-    run.fail(Status::internal, "local resources exhausted: " + ec.message());
+  else if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space ||
+           ec == std::errc::address_not_available || ec == std::errc::too_many_files_open_in_system)
+    run.fail(Status::internal, std::string(local_exhaustion_prefix) + ec.message());
   else
     run.fail_io(ec, "connect");
   co_return false;
@@ -242,6 +245,11 @@ asio::awaitable<void> converse(ProbeRun& run, const ProbeTarget& target, tls::Cl
 }
 
 }  // namespace
+
+bool local_resources_exhausted(const ProbeResult& result) {
+  return result.status == Status::internal && result.failed_phase == Phase::connect &&
+         result.error.rfind(local_exhaustion_prefix, 0) == 0;
+}
 
 ProbeResult result_for(const ProbeTarget& target) {
   ProbeResult result;

@@ -43,6 +43,10 @@ struct ProbeSettings {
   Timeouts timeouts;
 };
 
+// The connection could not even be attempted for want of local resources: EMFILE/ENFILE (no
+// descriptor), ENOBUFS, EADDRNOTAVAIL (no free local port). Says nothing about the server.
+bool local_resources_exhausted(const ProbeResult& result);
+
 // A result for `target` with its identity filled in (domain, MX, preference, address, port) and
 // started now; every probe, and every probe that is never run (excluded), starts from one.
 ProbeResult result_for(const ProbeTarget& target);

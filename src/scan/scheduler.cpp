@@ -110,10 +110,26 @@ void ProbeScheduler::remember(const std::string& key, const std::shared_ptr<Entr
   }
 }
 
+asio::awaitable<ProbeResult> ProbeScheduler::probe_when_resources_allow(const ProbeTarget& target) {
+  // The machine, not the server, said no: hold this connection back until others have closed
+  // and try again, without counting it as an attempt against the server.
+  std::chrono::milliseconds pause{50}, waited{0};
+  for (;;) {
+    ProbeResult result = co_await probe_once(target);
+    if (!local_resources_exhausted(result) || waited >= settings_.local_wait_limit) co_return result;
+    ++counters_.local_waits;
+    asio::steady_timer timer(executor_, pause);
+    auto [ec] = co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+    (void)ec;
+    waited += pause;
+    pause = std::min<std::chrono::milliseconds>(pause * 2, std::chrono::milliseconds(2000));
+  }
+}
+
 asio::awaitable<ProbeResult> ProbeScheduler::probe_with_retries(const ProbeTarget& target) {
   std::vector<std::string> earlier;
   for (int attempt = 1;; ++attempt) {
-    ProbeResult result = co_await probe_once(target);
+    ProbeResult result = co_await probe_when_resources_allow(target);
     if (!temporary_rejection(result) || attempt > settings_.retries) {
       result.attempts = attempt;
       result.earlier_attempts = std::move(earlier);

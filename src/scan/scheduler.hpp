@@ -28,6 +28,9 @@ struct SchedulerSettings {
   double rate = 0;                // new connections per second over the whole scan; 0: no limit
   int retries = 2;                // further tries after a 4xx answer
   std::chrono::milliseconds retry_delay{30'000};  // before the first retry; doubled each time
+  // Out of descriptors or local ports (EMFILE, ENFILE, EADDRNOTAVAIL) is back-pressure: the
+  // connection waits (from 50 ms, doubling up to 2 s) for others to close, at most this long.
+  std::chrono::milliseconds local_wait_limit{120'000};
   // Finished probes kept for reuse by later domains (least recently used ones go first).
   // Bounds memory; a probe evicted and needed again is run again.
   std::size_t cache_entries = 20'000;
@@ -39,6 +42,7 @@ struct SchedulerCounters {
   std::uint64_t reused = 0;       // probe results handed to a further domain
   std::uint64_t retries = 0;      // retries after a 4xx
   std::uint64_t excluded = 0;     // targets never contacted because of --exclude
+  std::uint64_t local_waits = 0;  // connections put off because this machine ran out of descriptors or ports
 };
 
 // A 4xx from the server at greeting, EHLO or STARTTLS: "try again later" (RFC 5321 §4.2.1).
@@ -68,6 +72,7 @@ class ProbeScheduler {
 
   asio::awaitable<ProbeResult> probe_with_retries(const ProbeTarget& target);
   asio::awaitable<ProbeResult> probe_once(const ProbeTarget& target);
+  asio::awaitable<ProbeResult> probe_when_resources_allow(const ProbeTarget& target);
   void remember(const std::string& key, const std::shared_ptr<Entry>& entry);
 
   asio::any_io_executor executor_;

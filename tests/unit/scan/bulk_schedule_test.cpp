@@ -27,6 +27,7 @@ struct FakeProber {
   std::size_t calls = 0, open = 0, max_open = 0;
   std::map<std::string, std::size_t> open_per_ip, max_per_ip;
   std::vector<int> greeting_codes;  // per call: 0 → ok, else a rejected greeting with this code
+  std::size_t out_of_descriptors = 0;  // the first calls fail as connect() does on EMFILE
 
   ProbeScheduler::Prober prober() {
     return [this](ProbeTarget target) -> asio::awaitable<ProbeResult> {
@@ -48,7 +49,11 @@ struct FakeProber {
       r.port = target.port;
       r.started_at = "t" + std::to_string(call);
       const int code = call < greeting_codes.size() ? greeting_codes[call] : 0;
-      if (code == 0) {
+      if (call < out_of_descriptors) {
+        r.status = Status::internal;
+        r.failed_phase = Phase::connect;
+        r.error = "local resources exhausted: Too many open files";
+      } else if (code == 0) {
         r.status = Status::ok;
         r.greeting_code = 220;
       } else {
@@ -172,6 +177,34 @@ TEST_CASE("a server answering 421 is backed off and retried, within bounds, and 
     CHECK(fake.calls == 1);
     CHECK(r.attempts == 1);
     CHECK(r.earlier_attempts.empty());
+  }
+}
+
+TEST_CASE("out of descriptors or local ports is back-pressure: the connection waits, not an attempt lost") {
+  asio::io_context io(1);
+  FakeProber fake{io};
+  fake.hold = 1ms;
+  SchedulerSettings settings;
+  SUBCASE("EMFILE three times, then the probe runs") {
+    fake.out_of_descriptors = 3;
+    ProbeScheduler scheduler(io.get_executor(), settings, fake.prober());
+    const auto start = std::chrono::steady_clock::now();
+    const auto r = run_all(io, scheduler, {target("a.test", "mx.test", "127.0.0.30")}).front();
+    CHECK(std::chrono::steady_clock::now() - start >= 350ms);  // 50 + 100 + 200 ms of waiting
+    CHECK(fake.calls == 4);
+    CHECK(r.status == Status::ok);
+    CHECK(r.attempts == 1);  // the server was asked once
+    CHECK(r.earlier_attempts.empty());
+    CHECK(scheduler.counters().local_waits == 3);
+  }
+  SUBCASE("it never clears: after the wait limit the failure is the result") {
+    fake.out_of_descriptors = 1000;
+    settings.local_wait_limit = 100ms;
+    ProbeScheduler scheduler(io.get_executor(), settings, fake.prober());
+    const auto r = run_all(io, scheduler, {target("a.test", "mx.test", "127.0.0.30")}).front();
+    CHECK(r.status == Status::internal);
+    CHECK(local_resources_exhausted(r));
+    CHECK(fake.calls == 3);  // waited 50, then 100 ms
   }
 }
 
