@@ -24,6 +24,7 @@
 
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -310,6 +311,15 @@ int run_scan(const ScanOptions& options) {
     if (interrupted) {
       std::cerr << "mxtls: interrupted after " << c.finished << " domains"
                 << (options.output == "-" ? std::string() : "; continue with the same command and --resume") << "\n";
+      if (!done) {
+        // Stopped with domains still in flight (a second signal, or the grace period ran out):
+        // their coroutines hold references to the scan, resolver and sockets of this frame, and
+        // unwinding would destroy those before the io_context destroys the coroutines. Every
+        // record written is whole (one write(2) per domain), so there is nothing left to save.
+        std::cout.flush();
+        std::cerr.flush();
+        std::_Exit(130);
+      }
       return 130;
     }
     if (bad_input) return 2;

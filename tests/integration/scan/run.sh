@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # mxtls scan end to end against the scale lab (its own process, loopback only): a full scan,
-# a scan killed with SIGKILL in the middle and finished with --resume, and the list split in
-# four shards. All three must give the same records (volatile fields aside) and the same
-# `mxtls report` summary, and the killed file must end in a whole record.
+# scans stopped in the middle (SIGKILL; SIGINT, whose in-flight domains finish; SIGTERM twice,
+# which ends at once) and finished with --resume, and the list split in four shards. All must
+# give the same records (volatile fields aside) and the same `mxtls report` summary, and every
+# stopped file must end in a whole record.
 # Usage: run.sh MXTLS [DOMAINS]. Needs no root. Exit 0 when every case passes.
 set -uo pipefail
 mxtls=$(readlink -f "$1")
@@ -51,26 +52,40 @@ common=(--resolver "$dns" --port "$port" --ca-file "$work/ca.pem" --ehlo-name sc
 scan_full() { "$mxtls" scan "${common[@]}" -i "$work/domains.txt" -o "$work/full.jsonl"; [ $? -le 1 ]; }
 check "full scan" scan_full
 
-scan_killed() {
-  "$mxtls" scan "${common[@]}" -i "$work/domains.txt" -o "$work/killed.jsonl" &
-  local pid=$! target=$((domains / 3))
+domains_in() { grep -c '"record":"domain"' "$1" 2>/dev/null || true; }
+wait_for_domains() {  # file, count: until that many domain records are written (at most 30 s)
   for _ in $(seq 1 600); do
-    local done_now
-    done_now=$(grep -c '"record":"domain"' "$work/killed.jsonl" 2>/dev/null || true)
-    [ "${done_now:-0}" -ge "$target" ] && break
+    [ "$(domains_in "$1")" -ge "$2" ] && return 0
     sleep 0.05
   done
-  kill -9 "$pid"; wait "$pid" 2>/dev/null
-  local at_kill
-  at_kill=$(grep -c '"record":"domain"' "$work/killed.jsonl")
-  echo "killed after $at_kill of $domains domains"
-  [ "$at_kill" -lt "$domains" ] || { echo "the scan finished before the kill: nothing was tested"; return 1; }
-  # Whatever the moment of the kill, the file ends in a whole line.
-  [ "$(tail -c1 "$work/killed.jsonl" | od -An -c | tr -d ' ')" = '\n' ] || { echo "half a line at the end"; return 1; }
-  "$mxtls" scan "${common[@]}" -i "$work/domains.txt" -o "$work/killed.jsonl" --resume
+}
+ends_in_whole_line() { [ "$(tail -c1 "$1" | od -An -c | tr -d ' ')" = '\n' ] || { echo "half a line at the end of $1"; return 1; }; }
+
+# Interrupt a scan with `signal` (twice with "again") once a third of the domains are done,
+# check what it left, then finish it with --resume.
+interrupt_and_resume() {  # name, kill signal, [again]
+  local out="$work/$1.jsonl" signal=$2 again=${3:-}
+  "$mxtls" scan "${common[@]}" -i "$work/domains.txt" -o "$out" 2>"$work/$1.err" &
+  local pid=$!
+  wait_for_domains "$out" $((domains / 3))
+  kill "-$signal" "$pid"
+  [ -n "$again" ] && { sleep 0.05; kill "-$signal" "$pid" 2>/dev/null; }
+  wait "$pid"
+  local rc=$? at_stop
+  at_stop=$(domains_in "$out")
+  echo "stopped by $signal${again:+ twice} after $at_stop of $domains domains, exit $rc"
+  [ "$at_stop" -lt "$domains" ] || { echo "the scan finished before the signal: nothing was tested"; return 1; }
+  ends_in_whole_line "$out" || return 1
+  if [ "$signal" != KILL ]; then
+    [ "$rc" -eq 130 ] || { echo "exit $rc, expected 130"; return 1; }
+    grep -q -- "--resume" "$work/$1.err" || { echo "no word on how to resume:"; cat "$work/$1.err"; return 1; }
+  fi
+  "$mxtls" scan "${common[@]}" -i "$work/domains.txt" -o "$out" --resume
   [ $? -le 1 ]
 }
-check "kill -9 in the middle, then --resume" scan_killed
+check "kill -9 in the middle, then --resume" interrupt_and_resume killed KILL
+check "SIGINT: in-flight domains finish, then --resume" interrupt_and_resume sigint INT
+check "SIGTERM twice: ends at once, then --resume" interrupt_and_resume sigterm2 TERM again
 
 scan_shards() {
   local k
@@ -82,6 +97,8 @@ scan_shards() {
 check "four shards" scan_shards
 
 check "killed + resumed equals the full scan" python3 "$here/compare.py" "$work/full.jsonl" -- "$work/killed.jsonl"
+check "interrupted (SIGINT) + resumed equals the full scan" python3 "$here/compare.py" "$work/full.jsonl" -- "$work/sigint.jsonl"
+check "interrupted (2x SIGTERM) + resumed equals the full scan" python3 "$here/compare.py" "$work/full.jsonl" -- "$work/sigterm2.jsonl"
 check "union of the shards equals the full scan" python3 "$here/compare.py" "$work/full.jsonl" -- "$work"/shard{1,2,3,4}.jsonl
 summaries() {
   "$mxtls" report "$work/full.jsonl" >"$work/report-full.txt" &&
