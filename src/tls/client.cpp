@@ -47,8 +47,11 @@ int record_verification(int preverify_ok, X509_STORE_CTX* store) {
   return 1;  // never abort: the verdict is judged after the handshake
 }
 
-std::string openssl_reason(const std::error_code& ec) {
-  if (ec == asio::ssl::error::stream_truncated) return "connection closed by the server during the TLS handshake";
+// Why a handshake failed, in words. An EOF mid-handshake is never a proper close: with
+// SSL_OP_IGNORE_UNEXPECTED_EOF OpenSSL reports it as a clean one (eof), without it as truncated.
+std::string handshake_failure_reason(const std::error_code& ec) {
+  if (ec == asio::ssl::error::stream_truncated || ec == asio::error::eof)
+    return "connection closed by the server during the TLS handshake";
   return ec.message();
 }
 
@@ -228,7 +231,7 @@ asio::awaitable<HandshakeOutcome> ClientTlsSession::handshake() {
   HandshakeOutcome out;
   if (ec) {
     out.error = ec;
-    out.detail = openssl_reason(ec);
+    out.detail = handshake_failure_reason(ec);
     out.closed_by_peer = ec == asio::ssl::error::stream_truncated || ec == asio::error::eof ||
                          ec == asio::error::connection_reset;
   }
