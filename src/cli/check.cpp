@@ -8,6 +8,7 @@
 #include "report/jsonl.hpp"
 #include "report/text.hpp"
 #include "report/verdict.hpp"
+#include "scan/port25_watch.hpp"
 
 #include <asio/co_spawn.hpp>
 
@@ -66,6 +67,33 @@ int write_results(std::ostream& out, const std::vector<DomainResult>& results, F
   return problems ? 1 : 0;
 }
 
+namespace {
+
+// Not one connection got through, and some timed out or met a firewall: the servers may be
+// fine and this network the trouble (home lines and cloud providers often block port 25).
+void hint_at_blocked_port(const std::vector<DomainResult>& results, std::uint16_t port) {
+  scan::Port25Watch watch;
+  for (const auto& d : results)
+    for (const auto& p : d.probes) {
+      std::error_code ec;
+      const auto address = asio::ip::make_address(p.ip, ec);
+      const auto outcome = scan::connect_outcome(p);
+      if (!ec && outcome) watch.record(address, *outcome);
+    }
+  for (const bool ipv6 : {false, true}) {
+    using scan::ConnectOutcome;
+    const std::size_t suspicious = watch.count(ipv6, ConnectOutcome::timed_out) +
+                                   watch.count(ipv6, ConnectOutcome::local_firewall) +
+                                   watch.count(ipv6, ConnectOutcome::host_unreachable);
+    if (watch.attempts(ipv6) == 0 || watch.connected(ipv6) > 0 || suspicious == 0) continue;
+    std::cerr << "mxtls: " << (ipv6 ? "IPv6" : "IPv4") << ": " << watch.evidence(ipv6, port)
+              << "; if these servers should be reachable, this network may block outbound port " << port
+              << " (home lines and cloud providers often do): try from another network\n";
+  }
+}
+
+}  // namespace
+
 int run_check(const CheckOptions& options) {
   bool bad_input = false;
   std::vector<NamedDomain> domains;
@@ -86,6 +114,7 @@ int run_check(const CheckOptions& options) {
     asio::io_context io(1);
     auto results = check_domains(io, domains, resolver, settings, tls_context);
     code = write_results(std::cout, results, options.probe.format, use_color(options.probe.format, options.probe.no_color));
+    hint_at_blocked_port(results, options.probe.port);
   } catch (const std::exception& e) {
     std::cerr << "mxtls: " << e.what() << "\n";
     return 2;

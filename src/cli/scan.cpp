@@ -50,6 +50,8 @@ void add_scan_options(CLI::App& scan, ScanOptions& o) {
   scan.add_option("--probe-cache", o.probe_cache, "finished probes kept for domains sharing MX hosts")->capture_default_str()->check(CLI::Range(1, 100'000'000));
   scan.add_option("--dns-cache", o.dns_cache, "DNS answers kept for the scan")->capture_default_str()->check(CLI::Range(0, 100'000'000));
   scan.add_flag("-q,--quiet", o.quiet, "no progress, notes or summary on standard error");
+  scan.add_flag("--no-port25-check", o.no_port25_check,
+                "do not stop when the first connections show that this network blocks outbound port 25");
   scan.add_option("--summary", o.summary_file, "also write the summary to this file");
   scan.add_option("--top", o.top, "MX operators listed in the summary")->capture_default_str();
 }
@@ -174,6 +176,7 @@ int run_scan(const ScanOptions& options) {
     sched.retries = options.retries;
     sched.retry_delay = std::chrono::milliseconds(static_cast<long long>(options.retry_delay * 1000));
     sched.cache_entries = options.probe_cache;
+    sched.watch_port25 = !options.no_port25_check;
 
     scan::ExclusionList exclusions;
     for (const auto& file : options.exclude_files) {
@@ -228,6 +231,21 @@ int run_scan(const ScanOptions& options) {
       bad_input = true;
       std::cerr << (show_progress ? "\r\x1b[K" : "") << "mxtls: " << p.where << ": " << p.reason << " ('" << p.text
                 << "'), skipped\n";
+    };
+    hooks.on_port25_verdict = [&](bool ipv6, const scan::Port25Watch& watch) {
+      const char* family = ipv6 ? "IPv6" : "IPv4";
+      const auto verdict = watch.verdict(ipv6);
+      const auto port = options.probe.port;
+      const char* clear = show_progress ? "\r\x1b[K" : "";
+      if (verdict == scan::Port25Watch::Verdict::blocked) {
+        // An error, said even with -q: everything after this would be thousands of "timeouts".
+        std::cerr << clear << "mxtls: outbound port " << port << " looks blocked by this machine's network (" << family
+                  << "): " << watch.evidence(ipv6, port) << ".\nmxtls: home lines and cloud providers often block port 25; "
+                  << "stopping: no further connections" << (ipv6 ? " (add -4 to scan over IPv4 only)" : "") << "\n";
+      } else if (verdict == scan::Port25Watch::Verdict::no_route && !quiet) {
+        std::cerr << clear << "mxtls: " << family << ": this machine has no route to the servers (" << watch.evidence(ipv6, port)
+                  << "); their probes say `no route`" << (ipv6 ? "; add -4 to skip IPv6" : "") << "\n";
+      }
     };
     if (options.resume) hooks.is_done = [&](const std::string& ascii) { return resumed.done.contains(ascii); };
     settings.domain.policy_fetches = std::make_shared<Slots>(io.get_executor(), policy_fetches_in_flight);
@@ -302,6 +320,26 @@ int run_scan(const ScanOptions& options) {
       std::ofstream file(options.summary_file);
       summary.write_text(file, {false, options.top});
       if (!file) std::cerr << "mxtls: cannot write the summary to '" << options.summary_file << "'\n";
+    }
+    const auto& port25 = bulk.scheduler().port25();
+    if (!quiet) {
+      for (const bool ipv6 : {false, true}) {
+        // Too few servers to be sure, yet not one answered: worth a word.
+        if (port25.verdict(ipv6) == scan::Port25Watch::Verdict::inconclusive && port25.attempts(ipv6) > 0 &&
+            port25.connected(ipv6) == 0)
+          std::cerr << "mxtls: " << (ipv6 ? "IPv6" : "IPv4") << ": " << port25.evidence(ipv6, options.probe.port)
+                    << "; if these servers should be reachable, this network may block outbound port "
+                    << options.probe.port << "\n";
+      }
+    }
+    if (port25.any_blocked()) {
+      std::cerr << "mxtls: stopped: outbound port " << options.probe.port << " is blocked here; " << c.finished << " domains written, "
+                << c.held_back << " held back"
+                << (options.output == "-" ? std::string(".")
+                                          : "; continue with the same command and --resume from a network that lets "
+                                            "it out (or add --no-port25-check to scan from here anyway)")
+                << "\n";
+      return 4;
     }
     if (!bulk.fatal_error().empty()) {
       std::cerr << "mxtls: stopped: " << bulk.fatal_error() << "\nmxtls: every domain written so far is whole; "

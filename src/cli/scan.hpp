@@ -27,13 +27,15 @@ struct ScanOptions {
   std::size_t probe_cache = 20'000;
   std::size_t dns_cache = 100'000;
   bool quiet = false;
+  bool no_port25_check = false;
   std::string summary_file;
   std::size_t top = 10;
 };
 
 void add_scan_command(CLI::App& app, ScanOptions& options);
 // 0: all domains scanned, no findings; 1: findings; 2: bad input lines or usage;
-// 3: the output could not be written; 130: interrupted (resume with --resume).
+// 3: the output could not be written; 4: this machine's network blocks outbound port 25
+// (resume with --resume from elsewhere); 130: interrupted (resume with --resume).
 int run_scan(const ScanOptions& options);
 
 struct ReportOptions {

@@ -13,6 +13,7 @@
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/use_awaitable.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -126,7 +127,13 @@ BulkScan::BulkScan(asio::io_context& io, dns::Resolver& resolver, tls::ClientTls
           exclude),
       domain_slots_(io.get_executor(), settings_.domains_in_flight != 0 ? settings_.domains_in_flight
                                                                         : 2 * settings_.scheduler.concurrency),
-      all_finished_(io.get_executor(), asio::steady_timer::time_point::max()) {}
+      all_finished_(io.get_executor(), asio::steady_timer::time_point::max()) {
+  scheduler_.on_port25_verdict([this](bool ipv6) {
+    // Everything from here on would fail at connect too: start no further domains.
+    if (scheduler_.port25().verdict(ipv6) == Port25Watch::Verdict::blocked) stop();
+    if (hooks_.on_port25_verdict) hooks_.on_port25_verdict(ipv6, scheduler_.port25());
+  });
+}
 
 BulkScan::~BulkScan() = default;
 
@@ -200,6 +207,14 @@ asio::awaitable<void> BulkScan::scan_one(InputDomain input) {
       d.kind = DomainKind::dns_error;
       d.error = std::string("internal error: ") + e.what();
     }
+  }
+  if (std::any_of(d.probes.begin(), d.probes.end(), held_back_by_blocked_port)) {
+    // Its failures are this network's, not the servers': not written, so --resume (from a
+    // network that lets port 25 out) scans it again.
+    ++counters_.held_back;
+    domain_slots_.release();
+    if (--counters_.in_flight == 0) all_finished_.cancel();
+    co_return;
   }
   report::judge_domain(d);
   for (const auto& p : d.probes) {

@@ -47,6 +47,7 @@ struct BulkCounters {
   std::uint64_t started = 0;          // domains being scanned or done
   std::uint64_t finished = 0;         // domains handed to on_domain
   std::uint64_t in_flight = 0;
+  std::uint64_t held_back = 0;        // not written: their probes met a blocked port 25 (--resume runs them)
   std::array<std::uint64_t, 16> probe_status{};  // finished probes by Status
 };
 
@@ -54,6 +55,9 @@ struct BulkHooks {
   std::function<void(const DomainResult&)> on_domain;      // judged, complete
   std::function<void(const InputProblem&)> on_problem;     // a rejected input line
   std::function<bool(const std::string& ascii)> is_done;   // --resume: finished earlier
+  // The scheduler's port-25 verdict for a family (ipv6 says which), as soon as it is made;
+  // on "blocked" the scan has already stopped starting domains.
+  std::function<void(bool ipv6, const Port25Watch& watch)> on_port25_verdict;
 };
 
 class BulkScan {

@@ -15,6 +15,7 @@
 #include <asio/use_awaitable.hpp>
 
 #include <algorithm>
+#include <cerrno>
 #include <exception>
 
 namespace mxtls::scan {
@@ -87,17 +88,32 @@ struct ProbeRun {
 };
 
 constexpr const char* local_exhaustion_prefix = "local resources exhausted: ";
+// connect() failures, worded for a person and matched by connect_outcome().
+constexpr const char* refused_detail = "connection refused";
+constexpr const char* host_unreachable_prefix = "host unreachable: ";
+constexpr const char* no_route_prefix = "no route: ";
+constexpr const char* local_firewall_prefix = "blocked by a firewall on this machine: ";
+
+// asio's system category maps only some errno values to std::errc conditions (EADDRNOTAVAIL
+// and ENFILE, for one, compare unequal to theirs), so connect() errors are told by value.
+bool is_errno(const std::error_code& ec, int value) {
+  return ec.category() == asio::error::get_system_category() && ec.value() == value;
+}
 
 asio::awaitable<bool> connect(ProbeRun& run, const ProbeTarget& target) {
   run.begin(Phase::connect, run.settings.timeouts.connect);
   auto [ec] = co_await run.socket.async_connect({target.address, target.port}, as_result);
   if (!ec) co_return true;
   if (ec == asio::error::connection_refused)
-    run.fail(Status::refused, "connection refused");
-  else if (ec == asio::error::host_unreachable || ec == asio::error::network_unreachable)
-    run.fail(Status::refused, ec.message());
-  else if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space ||
-           ec == std::errc::address_not_available || ec == std::errc::too_many_files_open_in_system)
+    run.fail(Status::refused, refused_detail);
+  else if (ec == asio::error::host_unreachable)
+    run.fail(Status::refused, std::string(host_unreachable_prefix) + ec.message());
+  else if (ec == asio::error::network_unreachable)
+    run.fail(Status::refused, std::string(no_route_prefix) + ec.message());
+  else if (is_errno(ec, EPERM) || is_errno(ec, EACCES))
+    // The kernel of this machine refused to send the SYN: a local firewall rule.
+    run.fail(Status::refused, std::string(local_firewall_prefix) + ec.message());
+  else if (is_errno(ec, EMFILE) || is_errno(ec, ENFILE) || is_errno(ec, ENOBUFS) || is_errno(ec, EADDRNOTAVAIL))
     run.fail(Status::internal, std::string(local_exhaustion_prefix) + ec.message());
   else
     run.fail_io(ec, "connect");
@@ -249,6 +265,25 @@ asio::awaitable<void> converse(ProbeRun& run, const ProbeTarget& target, tls::Cl
 bool local_resources_exhausted(const ProbeResult& result) {
   return result.status == Status::internal && result.failed_phase == Phase::connect &&
          result.error.rfind(local_exhaustion_prefix, 0) == 0;
+}
+
+std::optional<ConnectOutcome> connect_outcome(const ProbeResult& result) {
+  if (result.status == Status::excluded) return std::nullopt;
+  if (result.failed_phase != Phase::connect) {
+    if (result.status == Status::ok || result.failed_phase) return ConnectOutcome::connected;
+    return std::nullopt;  // never run
+  }
+  const auto starts = [&](const char* prefix) { return result.error.rfind(prefix, 0) == 0; };
+  switch (result.status) {
+    case Status::timeout: return ConnectOutcome::timed_out;
+    case Status::refused:
+      if (starts(host_unreachable_prefix)) return ConnectOutcome::host_unreachable;
+      if (starts(no_route_prefix)) return ConnectOutcome::no_route;
+      if (starts(local_firewall_prefix)) return ConnectOutcome::local_firewall;
+      return ConnectOutcome::refused;
+    case Status::closed: return ConnectOutcome::refused;  // reset or another error from connect()
+    default: return std::nullopt;  // local resources, internal trouble: says nothing about the path
+  }
 }
 
 ProbeResult result_for(const ProbeTarget& target) {

@@ -47,6 +47,12 @@ struct ProbeSettings {
 // descriptor), ENOBUFS, EADDRNOTAVAIL (no free local port). Says nothing about the server.
 bool local_resources_exhausted(const ProbeResult& result);
 
+// How a probe's TCP connection attempt ended, for telling a server's trouble from this
+// machine's network (Port25Watch). `connected` covers every probe that got past connect.
+enum class ConnectOutcome { connected, timed_out, refused, host_unreachable, no_route, local_firewall };
+// nullopt when no connection was attempted (excluded, out of local resources, not probed).
+std::optional<ConnectOutcome> connect_outcome(const ProbeResult& result);
+
 // A result for `target` with its identity filled in (domain, MX, preference, address, port) and
 // started now; every probe, and every probe that is never run (excluded), starts from one.
 ProbeResult result_for(const ProbeTarget& target);

@@ -5,6 +5,8 @@
 
 #include "core/text.hpp"
 
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
@@ -19,6 +21,14 @@ bool temporary_rejection(const ProbeResult& r) {
     case Phase::ehlo: return r.error.starts_with("EHLO answered 4");
     default: return false;
   }
+}
+
+namespace {
+constexpr const char* blocked_port_detail = "not probed: outbound SMTP looks blocked by this machine's network";
+}
+
+bool held_back_by_blocked_port(const ProbeResult& r) {
+  return r.status == Status::internal && r.failed_phase == Phase::connect && r.error.rfind(blocked_port_detail, 0) == 0;
 }
 
 struct ProbeScheduler::Entry {
@@ -41,7 +51,9 @@ ProbeScheduler::ProbeScheduler(asio::any_io_executor executor, SchedulerSettings
       prober_(std::move(prober)),
       exclude_(exclude),
       connections_(executor, settings.concurrency),
-      pacer_(settings.rate) {}
+      pacer_(settings.rate),
+      watch_(settings.port25),
+      verdict_made_(executor, asio::steady_timer::time_point::max()) {}
 
 ProbeScheduler::~ProbeScheduler() = default;
 
@@ -57,6 +69,19 @@ ProbeResult filed_under(ProbeResult result, const ProbeTarget& target) {
   result.domain = target.domain;
   result.preference = target.preference;
   return result;
+}
+
+bool is_ipv6(const asio::ip::address& a) {
+  return a.is_v6() && !a.to_v6().is_v4_mapped();
+}
+
+ProbeResult held_back_result(const ProbeTarget& target, const std::string& evidence) {
+  ProbeResult r = result_for(target);
+  r.status = Status::internal;
+  r.failed_phase = Phase::connect;
+  r.error = std::string(blocked_port_detail) + " (" + evidence + ")";
+  r.attempts = 0;
+  return r;
 }
 
 ProbeResult excluded_result(const ProbeTarget& target, const std::string& rule) {
@@ -79,6 +104,9 @@ asio::awaitable<ProbeResult> ProbeScheduler::run(ProbeTarget target) {
       co_return excluded_result(target, *rule);
     }
   }
+  const bool ipv6 = is_ipv6(target.address);
+  if (settings_.watch_port25 && watch_.verdict(ipv6) == Port25Watch::Verdict::blocked)
+    co_return held_back_result(target, watch_.evidence(ipv6, target.port));
   const std::string key = probe_key(target);
   if (const auto found = probes_.find(key); found != probes_.end()) {
     std::shared_ptr<Entry> entry = found->second;  // keeps it alive if evicted meanwhile
@@ -90,6 +118,7 @@ asio::awaitable<ProbeResult> ProbeScheduler::run(ProbeTarget target) {
   auto entry = std::make_shared<Entry>(executor_);
   probes_.emplace(key, entry);
   ProbeResult result = co_await probe_with_retries(target);
+  if (settings_.watch_port25) result = co_await after_port25_verdict(std::move(result), target);
   ++counters_.probes;
   entry->result.set(result);
   remember(key, entry);
@@ -108,6 +137,67 @@ void ProbeScheduler::remember(const std::string& key, const std::shared_ptr<Entr
     }
     lru_.pop_back();
   }
+}
+
+// Records the connection attempt; a failed one waits for its family's verdict, because only
+// the verdict tells a dead server from a blocked port: "blocked" turns it into a probe not
+// run (it is not kept, and --resume runs it), anything else hands it back as it is.
+asio::awaitable<ProbeResult> ProbeScheduler::after_port25_verdict(ProbeResult result, const ProbeTarget& target) {
+  const auto outcome = connect_outcome(result);
+  if (!outcome) co_return result;
+  const bool ipv6 = is_ipv6(target.address);
+  Port25Holds& holds = holds_[ipv6 ? 1 : 0];
+  holds.last_attempt = std::chrono::steady_clock::now();
+  if (watch_.record(target.address, *outcome)) port25_decided(ipv6);
+  if (*outcome == ConnectOutcome::connected) co_return result;
+  if (watch_.verdict(ipv6) == Port25Watch::Verdict::undecided) {
+    ++counters_.held_for_port25;
+    if (holds.waiting++ == 0) holds.first_hold = std::chrono::steady_clock::now();
+    if (!stall_check_running_) {
+      stall_check_running_ = true;
+      asio::co_spawn(executor_, release_stalled_holds(), asio::detached);
+    }
+    while (watch_.verdict(ipv6) == Port25Watch::Verdict::undecided) {
+      auto [ec] = co_await verdict_made_.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+      (void)ec;  // cancel() is the wake-up call
+    }
+    --holds.waiting;
+  }
+  if (watch_.verdict(ipv6) == Port25Watch::Verdict::blocked) co_return held_back_result(target, watch_.evidence(ipv6, target.port));
+  co_return result;
+}
+
+// A small list, or one whose first servers sit in few networks, may never complete the
+// sample: when a family with waiting probes sees no new attempt for a while (or they have
+// waited long enough), its verdict is "inconclusive" and they go on as they are.
+asio::awaitable<void> ProbeScheduler::release_stalled_holds() {
+  const auto tick = std::max<std::chrono::milliseconds>(std::chrono::milliseconds(10), settings_.port25_stall / 10);
+  asio::steady_timer timer(executor_);
+  for (;;) {
+    bool waiting = false;
+    const auto now = std::chrono::steady_clock::now();
+    for (int family = 0; family < 2; ++family) {
+      const bool ipv6 = family == 1;
+      const Port25Holds& holds = holds_[family];
+      if (holds.waiting == 0 || watch_.verdict(ipv6) != Port25Watch::Verdict::undecided) continue;
+      if (now - holds.last_attempt >= settings_.port25_stall || now - holds.first_hold >= settings_.port25_hold_limit) {
+        watch_.give_up(ipv6);
+        port25_decided(ipv6);
+      } else {
+        waiting = true;
+      }
+    }
+    if (!waiting) break;
+    timer.expires_after(tick);
+    auto [ec] = co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+    (void)ec;
+  }
+  stall_check_running_ = false;
+}
+
+void ProbeScheduler::port25_decided(bool ipv6) {
+  verdict_made_.cancel();
+  if (on_port25_verdict_) on_port25_verdict_(ipv6);
 }
 
 asio::awaitable<ProbeResult> ProbeScheduler::probe_when_resources_allow(const ProbeTarget& target) {
@@ -131,7 +221,7 @@ asio::awaitable<ProbeResult> ProbeScheduler::probe_with_retries(const ProbeTarge
   for (int attempt = 1;; ++attempt) {
     ProbeResult result = co_await probe_when_resources_allow(target);
     if (!temporary_rejection(result) || attempt > settings_.retries) {
-      result.attempts = attempt;
+      result.attempts = held_back_by_blocked_port(result) ? 0 : attempt;
       result.earlier_attempts = std::move(earlier);
       co_return result;
     }
@@ -157,16 +247,19 @@ asio::awaitable<ProbeResult> ProbeScheduler::probe_once(const ProbeTarget& targe
     co_await connections_.acquire();
     SlotLease connection_lease(connections_);
     co_await pacer_.wait();
-    ++counters_.connections;
-    try {
-      result = co_await prober_(target);
-    } catch (const std::exception& e) {  // run_probe does not throw; a custom prober might
-      result.domain = target.domain;
-      result.mx = target.mx;
-      result.ip = address;
-      result.port = target.port;
-      result.status = Status::internal;
-      result.error = e.what();
+    const bool ipv6 = is_ipv6(target.address);
+    if (settings_.watch_port25 && watch_.verdict(ipv6) == Port25Watch::Verdict::blocked) {
+      // The verdict came while this one queued for its slots: no connection after "blocked".
+      result = held_back_result(target, watch_.evidence(ipv6, target.port));
+    } else {
+      ++counters_.connections;
+      try {
+        result = co_await prober_(target);
+      } catch (const std::exception& e) {  // run_probe does not throw; a custom prober might
+        result = result_for(target);
+        result.status = Status::internal;
+        result.error = e.what();
+      }
     }
   }
   if (--destination->users == 0 && destination->slots.idle()) per_address_.erase(address);

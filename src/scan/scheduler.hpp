@@ -7,11 +7,14 @@
 #include "core/result.hpp"
 #include "core/waiting.hpp"
 #include "scan/exclude.hpp"
+#include "scan/port25_watch.hpp"
 #include "scan/probe.hpp"
 
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
+#include <asio/steady_timer.hpp>
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -34,6 +37,16 @@ struct SchedulerSettings {
   // Finished probes kept for reuse by later domains (least recently used ones go first).
   // Bounds memory; a probe evicted and needed again is run again.
   std::size_t cache_entries = 20'000;
+  // Watch the first connections for a local block of outbound port 25 (port25_watch.hpp): a
+  // probe whose connection failed waits for the verdict before it is handed back, and once a
+  // family is "blocked" nothing more of it is connected; such probes come back not probed
+  // (held_back_by_blocked_port) so that a resumed scan runs them.
+  bool watch_port25 = true;
+  Port25Watch::Settings port25;
+  // Failed connections stop waiting (verdict "inconclusive") when their family has seen no
+  // new attempt for `port25_stall`, or after `port25_hold_limit` in all.
+  std::chrono::milliseconds port25_stall{2'000};
+  std::chrono::milliseconds port25_hold_limit{120'000};
 };
 
 struct SchedulerCounters {
@@ -43,10 +56,15 @@ struct SchedulerCounters {
   std::uint64_t retries = 0;      // retries after a 4xx
   std::uint64_t excluded = 0;     // targets never contacted because of --exclude
   std::uint64_t local_waits = 0;  // connections put off because this machine ran out of descriptors or ports
+  std::uint64_t held_for_port25 = 0;  // failed connections that waited for the port-25 verdict
 };
 
 // A 4xx from the server at greeting, EHLO or STARTTLS: "try again later" (RFC 5321 §4.2.1).
 bool temporary_rejection(const ProbeResult& result);
+
+// A probe not run, or whose failed connection is not kept, because this machine's network
+// blocks outbound port 25: it says nothing about the server and must be run again later.
+bool held_back_by_blocked_port(const ProbeResult& result);
 
 class ProbeScheduler {
  public:
@@ -65,6 +83,9 @@ class ProbeScheduler {
   const SchedulerCounters& counters() const { return counters_; }
   std::size_t open_connections() const { return connections_.in_use(); }
   std::size_t cached() const { return lru_.size(); }
+  const Port25Watch& port25() const { return watch_; }
+  // Called once per address family when its port-25 verdict is made (ipv6 says which).
+  void on_port25_verdict(std::function<void(bool ipv6)> callback) { on_port25_verdict_ = std::move(callback); }
 
  private:
   struct Entry;
@@ -74,6 +95,9 @@ class ProbeScheduler {
   asio::awaitable<ProbeResult> probe_once(const ProbeTarget& target);
   asio::awaitable<ProbeResult> probe_when_resources_allow(const ProbeTarget& target);
   void remember(const std::string& key, const std::shared_ptr<Entry>& entry);
+  asio::awaitable<ProbeResult> after_port25_verdict(ProbeResult result, const ProbeTarget& target);
+  asio::awaitable<void> release_stalled_holds();
+  void port25_decided(bool ipv6);
 
   asio::any_io_executor executor_;
   SchedulerSettings settings_;
@@ -85,6 +109,16 @@ class ProbeScheduler {
   std::unordered_map<std::string, std::shared_ptr<Entry>> probes_;  // running and finished
   std::list<std::string> lru_;                                      // finished, most recent first
   SchedulerCounters counters_;
+
+  struct Port25Holds {
+    std::size_t waiting = 0;  // failed connections waiting for this family's verdict
+    std::chrono::steady_clock::time_point first_hold{}, last_attempt{};
+  };
+  Port25Watch watch_;
+  std::array<Port25Holds, 2> holds_;  // IPv4, IPv6
+  asio::steady_timer verdict_made_;   // cancelled at every verdict: wakes the held probes
+  bool stall_check_running_ = false;
+  std::function<void(bool)> on_port25_verdict_;
 };
 
 }  // namespace mxtls::scan
