@@ -72,6 +72,10 @@ struct ProbeRun {
   void fail_io(const std::error_code& ec, std::string_view waiting_for) {
     if (clock.expired() || ec == asio::error::operation_aborted) {
       fail(Status::timeout, std::string(waiting_for) + ": no answer within " + seconds_text(clock.phase_limit()));
+    } else if (tls::is_tls_layer_error(ec)) {
+      // After the handshake: a fatal alert (the server gave up on us, or on renegotiation) or a
+      // broken record is a TLS failure, not a plain hang-up.
+      fail(Status::tls_error, std::string(waiting_for) + ": TLS error after the handshake: " + ec.message());
     } else if (ec == asio::error::eof || ec == asio::error::connection_reset) {
       fail(Status::closed, std::string(waiting_for) + ": connection closed by the server");
     } else {

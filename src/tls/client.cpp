@@ -70,6 +70,10 @@ void add_trust_anchors(SSL_CTX* ctx, const std::string& pem) {
 
 }  // namespace
 
+bool is_tls_layer_error(const std::error_code& ec) {
+  return ec && ec.category() == asio::error::get_ssl_category();
+}
+
 struct ClientTlsContext::Impl {
   asio::ssl::context context{asio::ssl::context::tls_client};
 };

@@ -43,6 +43,10 @@ struct HandshakeOutcome {
   bool closed_by_peer = false;
 };
 
+// An error of the TLS layer itself (a fatal alert from the peer, a bad record), as opposed to
+// the socket's (reset, time-out) or a plain close.
+bool is_tls_layer_error(const std::error_code& ec);
+
 // TLS over a borrowed, already connected socket. Also an smtp::Transport once established.
 class ClientTlsSession final : public smtp::Transport {
  public:
