@@ -26,7 +26,9 @@ std::vector<DomainResult> check_domains(asio::io_context& io, const std::vector<
                                         const dns::ResolverConfig& resolver_config,
                                         const scan::DomainScanSettings& settings, tls::ClientTlsContext& tls_context) {
   dns::Resolver resolver(io.get_executor(), resolver_config);
-  scan::ProbeRunner run = [&](scan::ProbeTarget target) { return scan::run_probe(std::move(target), settings.probe, tls_context); };
+  scan::ProbeRunner run = [&](const scan::ProbeTarget& target, ProbeResult& out) {
+    return scan::run_probe(target, settings.probe, tls_context, out);
+  };
   std::vector<DomainResult> results;
   auto all = [&]() -> asio::awaitable<void> {
     std::vector<asio::awaitable<DomainResult>> scans;

@@ -50,4 +50,32 @@ asio::awaitable<std::vector<T>> gather(std::vector<asio::awaitable<T>> tasks) {
   co_return out;
 }
 
+// Run awaitables concurrently on the current executor and wait for all of them, even when
+// cancelled meanwhile (they may write into the caller's memory). Exceptions are swallowed:
+// each task records its own outcome.
+inline asio::awaitable<void> gather_all(std::vector<asio::awaitable<void>> tasks) {
+  struct State {
+    State(const asio::any_io_executor& ex, std::size_t n) : remaining(n), all_done(ex, asio::steady_timer::time_point::max()) {}
+    std::size_t remaining;
+    asio::steady_timer all_done;
+  };
+  auto executor = co_await asio::this_coro::executor;
+  auto state = std::make_shared<State>(executor, tasks.size());
+  for (auto& task : tasks) {
+    asio::co_spawn(
+        executor,
+        [state, task = std::move(task)]() mutable -> asio::awaitable<void> {
+          try {
+            co_await std::move(task);
+          } catch (...) {
+          }
+          if (--state->remaining == 0) state->all_done.cancel();
+        },
+        asio::detached);
+  }
+  co_await asio::this_coro::throw_if_cancelled(false);
+  while (state->remaining > 0)
+    co_await state->all_done.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+}
+
 }  // namespace mxtls

@@ -103,6 +103,14 @@ class SharedValue {
   bool ready() const { return value_.has_value(); }
   const T& value() const { return *value_; }
 
+  // Until set; then read value(). Cheaper than get() for a large T: no copy in the frame.
+  asio::awaitable<void> wait() {
+    while (!value_) {
+      auto [ec] = co_await ready_.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+      (void)ec;
+    }
+  }
+
   asio::awaitable<T> get() {
     while (!value_) {
       auto [ec] = co_await ready_.async_wait(asio::experimental::as_tuple(asio::use_awaitable));

@@ -121,8 +121,8 @@ BulkScan::BulkScan(asio::io_context& io, dns::Resolver& resolver, tls::ClientTls
       hooks_(std::move(hooks)),
       scheduler_(
           io.get_executor(), settings_.scheduler,
-          [this, &tls_context](ProbeTarget target) {
-            return run_probe(std::move(target), settings_.domain.probe, tls_context);
+          [this, &tls_context](const ProbeTarget& target, ProbeResult& out) {
+            return run_probe(target, settings_.domain.probe, tls_context, out);
           },
           exclude),
       domain_slots_(io.get_executor(), settings_.domains_in_flight != 0 ? settings_.domains_in_flight
@@ -198,7 +198,7 @@ asio::awaitable<void> BulkScan::scan_one(InputDomain input) {
     d.error = "not scanned: excluded by " + *rule;
   } else {
     try {
-      scan::ProbeRunner runner = [this](ProbeTarget target) { return scheduler_.run(std::move(target)); };
+      scan::ProbeRunner runner = [this](const ProbeTarget& target, ProbeResult& out) { return scheduler_.run(target, out); };
       d = co_await scan_domain(input.input, input.ascii, resolver_, settings_.domain, std::move(runner));
     } catch (const std::exception& e) {
       d = DomainResult{};

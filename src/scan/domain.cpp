@@ -228,10 +228,14 @@ asio::awaitable<Policies> lookup_policies(dns::Resolver& resolver, std::string d
   co_return Policies{std::move(mta_sts), std::move(tls_rpt)};
 }
 
+// Every probe of the domain at once, each writing into its own element of `results` (on the
+// heap): no probe's result is copied through a coroutine frame on its way here.
 asio::awaitable<std::vector<ProbeResult>> run_probes(std::vector<ProbeTarget> targets, ProbeRunner run_probe) {
-  std::vector<asio::awaitable<ProbeResult>> probes;
-  for (auto& target : targets) probes.push_back(run_probe(std::move(target)));
-  auto results = co_await gather(std::move(probes));
+  std::vector<ProbeResult> results(targets.size());
+  std::vector<asio::awaitable<void>> probes;
+  probes.reserve(targets.size());
+  for (std::size_t i = 0; i < targets.size(); ++i) probes.push_back(run_probe(targets[i], results[i]));
+  co_await gather_all(std::move(probes));
   co_return results;
 }
 

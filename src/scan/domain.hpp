@@ -48,8 +48,9 @@ struct DomainScanSettings {
 // greeting shows a Verified certificate. Needs d.mta_sts filled and every probe in.
 void judge_mta_sts(DomainResult& d);
 
-// How a probe is run: directly in `check`, through a shared scheduler in bulk scans.
-using ProbeRunner = std::function<asio::awaitable<ProbeResult>(ProbeTarget)>;
+// How a probe is run: directly in `check`, through a shared scheduler in bulk scans. It writes
+// into the result it is given (the target outlives it).
+using ProbeRunner = std::function<asio::awaitable<void>(const ProbeTarget&, ProbeResult&)>;
 
 asio::awaitable<DomainResult> scan_domain(std::string input, std::string ascii_domain, dns::Resolver& resolver,
                                           const DomainScanSettings& settings, ProbeRunner run_probe);

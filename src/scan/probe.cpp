@@ -301,9 +301,9 @@ ProbeResult result_for(const ProbeTarget& target) {
   return result;
 }
 
-asio::awaitable<ProbeResult> run_probe(ProbeTarget target, const ProbeSettings& settings,
-                                       tls::ClientTlsContext& tls_context) {
-  ProbeResult result = result_for(target);
+asio::awaitable<void> run_probe(const ProbeTarget& target, const ProbeSettings& settings,
+                                tls::ClientTlsContext& tls_context, ProbeResult& result) {
+  result = result_for(target);
   const auto started = Clock::now();
 
   // resolve_tlsa ran in the domain scan (once per MX host); its verdict is judged here.
@@ -333,6 +333,12 @@ asio::awaitable<ProbeResult> run_probe(ProbeTarget target, const ProbeSettings& 
   std::error_code ignored;
   run.socket.close(ignored);
   result.elapsed_ms = ms_between(started, Clock::now());
+}
+
+asio::awaitable<ProbeResult> run_probe(ProbeTarget target, const ProbeSettings& settings,
+                                       tls::ClientTlsContext& tls_context) {
+  ProbeResult result;
+  co_await run_probe(target, settings, tls_context, result);
   co_return result;
 }
 

@@ -57,6 +57,11 @@ std::optional<ConnectOutcome> connect_outcome(const ProbeResult& result);
 // started now; every probe, and every probe that is never run (excluded), starts from one.
 ProbeResult result_for(const ProbeTarget& target);
 
+// Runs the probe into `out` (overwritten; `target` must outlive it). Bulk scans use this
+// form: no coroutine in the chain holds a result of its own.
+asio::awaitable<void> run_probe(const ProbeTarget& target, const ProbeSettings& settings,
+                                tls::ClientTlsContext& tls_context, ProbeResult& out);
+// The same, returned.
 asio::awaitable<ProbeResult> run_probe(ProbeTarget target, const ProbeSettings& settings,
                                        tls::ClientTlsContext& tls_context);
 

@@ -95,33 +95,45 @@ ProbeResult excluded_result(const ProbeTarget& target, const std::string& rule) 
 
 }  // namespace
 
-asio::awaitable<ProbeResult> ProbeScheduler::run(ProbeTarget target) {
+// Memory per connection matters at 10 000 connections: every ProbeResult a coroutine holds
+// (local, promise, or temporary of a co_await) is a kilobyte of its frame. So the chain from
+// here to run_probe passes one result by reference and no coroutine in it returns one.
+asio::awaitable<void> ProbeScheduler::run(const ProbeTarget& target, ProbeResult& out) {
   if (exclude_ != nullptr) {
     auto rule = exclude_->match_address(target.address);
     if (!rule) rule = exclude_->match_domain(target.mx);
     if (rule) {
       ++counters_.excluded;
-      co_return excluded_result(target, *rule);
+      out = excluded_result(target, *rule);
+      co_return;
     }
   }
   const bool ipv6 = is_ipv6(target.address);
-  if (settings_.watch_port25 && watch_.verdict(ipv6) == Port25Watch::Verdict::blocked)
-    co_return held_back_result(target, watch_.evidence(ipv6, target.port));
+  if (settings_.watch_port25 && watch_.verdict(ipv6) == Port25Watch::Verdict::blocked) {
+    out = held_back_result(target, watch_.evidence(ipv6, target.port));
+    co_return;
+  }
   const std::string key = probe_key(target);
   if (const auto found = probes_.find(key); found != probes_.end()) {
     std::shared_ptr<Entry> entry = found->second;  // keeps it alive if evicted meanwhile
     if (entry->in_lru) lru_.splice(lru_.begin(), lru_, entry->lru_position);
     ++counters_.reused;
-    ProbeResult shared = co_await entry->result.get();
-    co_return filed_under(std::move(shared), target);
+    co_await entry->result.wait();
+    out = filed_under(entry->result.value(), target);
+    co_return;
   }
   auto entry = std::make_shared<Entry>(executor_);
   probes_.emplace(key, entry);
-  ProbeResult result = co_await probe_with_retries(target);
-  if (settings_.watch_port25) result = co_await after_port25_verdict(std::move(result), target);
+  co_await probe_with_retries(target, out);
+  if (settings_.watch_port25) co_await settle_port25(target, out);
   ++counters_.probes;
-  entry->result.set(result);
+  entry->result.set(out);
   remember(key, entry);
+}
+
+asio::awaitable<ProbeResult> ProbeScheduler::run(ProbeTarget target) {
+  ProbeResult result;
+  co_await run(target, result);
   co_return result;
 }
 
@@ -139,17 +151,14 @@ void ProbeScheduler::remember(const std::string& key, const std::shared_ptr<Entr
   }
 }
 
-// Records the connection attempt; a failed one waits for its family's verdict, because only
-// the verdict tells a dead server from a blocked port: "blocked" turns it into a probe not
-// run (it is not kept, and --resume runs it), anything else hands it back as it is.
-asio::awaitable<ProbeResult> ProbeScheduler::after_port25_verdict(ProbeResult result, const ProbeTarget& target) {
+asio::awaitable<void> ProbeScheduler::settle_port25(const ProbeTarget& target, ProbeResult& result) {
   const auto outcome = connect_outcome(result);
-  if (!outcome) co_return result;
+  if (!outcome) co_return;
   const bool ipv6 = is_ipv6(target.address);
   Port25Holds& holds = holds_[ipv6 ? 1 : 0];
   holds.last_attempt = std::chrono::steady_clock::now();
   if (watch_.record(target.address, *outcome)) port25_decided(ipv6);
-  if (*outcome == ConnectOutcome::connected) co_return result;
+  if (*outcome == ConnectOutcome::connected) co_return;
   if (watch_.verdict(ipv6) == Port25Watch::Verdict::undecided) {
     ++counters_.held_for_port25;
     if (holds.waiting++ == 0) holds.first_hold = std::chrono::steady_clock::now();
@@ -163,8 +172,7 @@ asio::awaitable<ProbeResult> ProbeScheduler::after_port25_verdict(ProbeResult re
     }
     --holds.waiting;
   }
-  if (watch_.verdict(ipv6) == Port25Watch::Verdict::blocked) co_return held_back_result(target, watch_.evidence(ipv6, target.port));
-  co_return result;
+  if (watch_.verdict(ipv6) == Port25Watch::Verdict::blocked) result = held_back_result(target, watch_.evidence(ipv6, target.port));
 }
 
 // A small list, or one whose first servers sit in few networks, may never complete the
@@ -200,47 +208,44 @@ void ProbeScheduler::port25_decided(bool ipv6) {
   if (on_port25_verdict_) on_port25_verdict_(ipv6);
 }
 
-asio::awaitable<ProbeResult> ProbeScheduler::probe_when_resources_allow(const ProbeTarget& target) {
-  // The machine, not the server, said no: hold this connection back until others have closed
-  // and try again, without counting it as an attempt against the server.
-  std::chrono::milliseconds pause{50}, waited{0};
-  for (;;) {
-    ProbeResult result = co_await probe_once(target);
-    if (!local_resources_exhausted(result) || waited >= settings_.local_wait_limit) co_return result;
-    ++counters_.local_waits;
-    asio::steady_timer timer(executor_, pause);
-    auto [ec] = co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-    (void)ec;
-    waited += pause;
-    pause = std::min<std::chrono::milliseconds>(pause * 2, std::chrono::milliseconds(2000));
-  }
+asio::awaitable<void> ProbeScheduler::pause(std::chrono::milliseconds duration) {
+  asio::steady_timer timer(executor_, duration);
+  auto [ec] = co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+  (void)ec;
 }
 
-asio::awaitable<ProbeResult> ProbeScheduler::probe_with_retries(const ProbeTarget& target) {
+asio::awaitable<void> ProbeScheduler::probe_with_retries(const ProbeTarget& target, ProbeResult& out) {
   std::vector<std::string> earlier;
   for (int attempt = 1;; ++attempt) {
-    ProbeResult result = co_await probe_when_resources_allow(target);
-    if (!temporary_rejection(result) || attempt > settings_.retries) {
-      result.attempts = held_back_by_blocked_port(result) ? 0 : attempt;
-      result.earlier_attempts = std::move(earlier);
-      co_return result;
+    // The machine, not the server, said no (EMFILE, ENFILE, EADDRNOTAVAIL): hold this connection
+    // back until others have closed and try again, without counting it against the server.
+    std::chrono::milliseconds local_pause{50}, waited{0};
+    for (;;) {
+      co_await probe_once(target, out);
+      if (!local_resources_exhausted(out) || waited >= settings_.local_wait_limit) break;
+      ++counters_.local_waits;
+      co_await pause(local_pause);
+      waited += local_pause;
+      local_pause = std::min<std::chrono::milliseconds>(local_pause * 2, std::chrono::milliseconds(2000));
+    }
+    if (!temporary_rejection(out) || attempt > settings_.retries) {
+      out.attempts = held_back_by_blocked_port(out) ? 0 : attempt;
+      out.earlier_attempts = std::move(earlier);
+      co_return;
     }
     // Back off without holding any slot: the server asked us to come back later.
-    earlier.push_back(result.started_at + " " + result.error);
+    earlier.push_back(out.started_at + " " + out.error);
     ++counters_.retries;
-    asio::steady_timer pause(executor_, settings_.retry_delay * (1 << std::min(attempt - 1, 10)));
-    auto [ec] = co_await pause.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-    (void)ec;
+    co_await pause(settings_.retry_delay * (1 << std::min(attempt - 1, 10)));
   }
 }
 
-asio::awaitable<ProbeResult> ProbeScheduler::probe_once(const ProbeTarget& target) {
+asio::awaitable<void> ProbeScheduler::probe_once(const ProbeTarget& target, ProbeResult& out) {
   const std::string address = target.address.to_string();
   auto& slot_entry = per_address_[address];
   if (!slot_entry) slot_entry = std::make_unique<AddressSlots>(executor_, settings_.per_ip);
   AddressSlots* destination = slot_entry.get();  // stable: the map holds it by pointer
   ++destination->users;
-  ProbeResult result;
   {
     co_await destination->slots.acquire();
     SlotLease address_lease(destination->slots);
@@ -250,20 +255,19 @@ asio::awaitable<ProbeResult> ProbeScheduler::probe_once(const ProbeTarget& targe
     const bool ipv6 = is_ipv6(target.address);
     if (settings_.watch_port25 && watch_.verdict(ipv6) == Port25Watch::Verdict::blocked) {
       // The verdict came while this one queued for its slots: no connection after "blocked".
-      result = held_back_result(target, watch_.evidence(ipv6, target.port));
+      out = held_back_result(target, watch_.evidence(ipv6, target.port));
     } else {
       ++counters_.connections;
       try {
-        result = co_await prober_(target);
+        co_await prober_(target, out);
       } catch (const std::exception& e) {  // run_probe does not throw; a custom prober might
-        result = result_for(target);
-        result.status = Status::internal;
-        result.error = e.what();
+        out = result_for(target);
+        out.status = Status::internal;
+        out.error = e.what();
       }
     }
   }
   if (--destination->users == 0 && destination->slots.idle()) per_address_.erase(address);
-  co_return result;
 }
 
 }  // namespace mxtls::scan

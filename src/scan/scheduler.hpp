@@ -68,7 +68,8 @@ bool held_back_by_blocked_port(const ProbeResult& result);
 
 class ProbeScheduler {
  public:
-  using Prober = std::function<asio::awaitable<ProbeResult>(ProbeTarget)>;
+  // Runs one probe, writing its result into the second argument (run_probe does).
+  using Prober = std::function<asio::awaitable<void>(const ProbeTarget&, ProbeResult&)>;
 
   ProbeScheduler(asio::any_io_executor executor, SchedulerSettings settings, Prober prober,
                  const ExclusionList* exclude = nullptr);
@@ -77,7 +78,10 @@ class ProbeScheduler {
   ProbeScheduler& operator=(const ProbeScheduler&) = delete;
 
   // The probe's result for this target, filed under target.domain with its preference: run
-  // now, awaited from a probe already running, or copied from one finished earlier.
+  // now, awaited from a probe already running, or copied from one finished earlier. Written
+  // into `out`; `target` must stay alive until it is done.
+  asio::awaitable<void> run(const ProbeTarget& target, ProbeResult& out);
+  // The same, returned.
   asio::awaitable<ProbeResult> run(ProbeTarget target);
 
   const SchedulerCounters& counters() const { return counters_; }
@@ -91,11 +95,14 @@ class ProbeScheduler {
   struct Entry;
   struct AddressSlots;
 
-  asio::awaitable<ProbeResult> probe_with_retries(const ProbeTarget& target);
-  asio::awaitable<ProbeResult> probe_once(const ProbeTarget& target);
-  asio::awaitable<ProbeResult> probe_when_resources_allow(const ProbeTarget& target);
+  asio::awaitable<void> probe_with_retries(const ProbeTarget& target, ProbeResult& out);
+  asio::awaitable<void> probe_once(const ProbeTarget& target, ProbeResult& out);
+  asio::awaitable<void> pause(std::chrono::milliseconds duration);
   void remember(const std::string& key, const std::shared_ptr<Entry>& entry);
-  asio::awaitable<ProbeResult> after_port25_verdict(ProbeResult result, const ProbeTarget& target);
+  // Records the connection attempt; a failed one waits for its family's verdict, because only
+  // the verdict tells a dead server from a blocked port: "blocked" turns it into a probe not
+  // run (it is not kept, and --resume runs it), anything else leaves it as it is.
+  asio::awaitable<void> settle_port25(const ProbeTarget& target, ProbeResult& result);
   asio::awaitable<void> release_stalled_holds();
   void port25_decided(bool ipv6);
 

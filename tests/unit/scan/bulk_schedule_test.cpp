@@ -30,7 +30,7 @@ struct FakeProber {
   std::size_t out_of_descriptors = 0;  // the first calls fail as connect() does on EMFILE
 
   ProbeScheduler::Prober prober() {
-    return [this](ProbeTarget target) -> asio::awaitable<ProbeResult> {
+    return [this](const ProbeTarget& target, ProbeResult& out) -> asio::awaitable<void> {
       const std::size_t call = calls++;
       const std::string ip = target.address.to_string();
       ++open;
@@ -62,7 +62,7 @@ struct FakeProber {
         r.greeting_code = code;
         r.error = "greeting " + std::to_string(code) + " busy";
       }
-      co_return r;
+      out = std::move(r);
     };
   }
 };

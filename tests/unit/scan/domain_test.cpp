@@ -68,7 +68,7 @@ struct DualStack {
     settings.probe.ehlo_name = "scanner.mxtls.test";
     settings.probe.timeouts.probe = 10s;
     tls::ClientTlsContext context(tls::ClientTlsOptions{.ca_pem = ca.cert_pem()});
-    scan::ProbeRunner run = [&](scan::ProbeTarget target) { return scan::run_probe(std::move(target), settings.probe, context); };
+    scan::ProbeRunner run = [&](const scan::ProbeTarget& target, ProbeResult& out) { return scan::run_probe(target, settings.probe, context, out); };
     DomainResult result;
     asio::co_spawn(io, [&]() -> asio::awaitable<void> {
       std::string input = "DUAL.test", ascii = "dual.test";
@@ -175,11 +175,11 @@ TEST_CASE("a hostile zone's 20 MX hosts and 12 addresses per host are capped, an
   settings.max_addresses_per_host = 2;
   // No connections: the runner records what it was asked to probe.
   std::vector<std::string> asked;
-  scan::ProbeRunner run = [&asked](scan::ProbeTarget target) -> asio::awaitable<ProbeResult> {
+  scan::ProbeRunner run = [&asked](const scan::ProbeTarget& target, ProbeResult& out) -> asio::awaitable<void> {
     asked.push_back(target.mx + "[" + target.address.to_string() + "]");
-    ProbeResult r = scan::result_for(target);
-    r.status = Status::refused;
-    co_return r;
+    out = scan::result_for(target);
+    out.status = Status::refused;
+    co_return;
   };
   DomainResult d;
   asio::co_spawn(io, [&]() -> asio::awaitable<void> {

@@ -97,7 +97,7 @@ struct PolicyLab {
     const tls::ClientTlsOptions trust{.ca_pem = ca.cert_pem()};
     settings.https = std::make_shared<tls::HttpsContext>(trust);
     tls::ClientTlsContext context(trust);
-    scan::ProbeRunner run = [&](scan::ProbeTarget target) { return scan::run_probe(std::move(target), settings.probe, context); };
+    scan::ProbeRunner run = [&](const scan::ProbeTarget& target, ProbeResult& out) { return scan::run_probe(target, settings.probe, context, out); };
     std::map<std::string, DomainResult> results;
     asio::co_spawn(io, [&]() -> asio::awaitable<void> {
       for (const auto& name : domains) {

@@ -64,18 +64,18 @@ struct FailingProber {
   std::size_t calls = 0;
 
   ProbeScheduler::Prober prober() {
-    return [this](ProbeTarget target) -> asio::awaitable<ProbeResult> {
+    return [this](const ProbeTarget& target, ProbeResult& out) -> asio::awaitable<void> {
       ++calls;
       asio::steady_timer timer(io, 1ms);
       auto [ec] = co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
       (void)ec;
       if (reachable.contains(target.address.to_string())) {
-        ProbeResult r = result_for(target);
-        r.status = Status::ok;
-        r.greeting_code = 220;
-        co_return r;
+        out = result_for(target);
+        out.status = Status::ok;
+        out.greeting_code = 220;
+        co_return;
       }
-      co_return connect_failure(target, Status::timeout, "connect: no answer within 10 s");
+      out = connect_failure(target, Status::timeout, "connect: no answer within 10 s");
     };
   }
 };
