@@ -12,7 +12,7 @@
 
 #include <chrono>
 #include <cstddef>
-#include <deque>
+#include <list>
 #include <memory>
 #include <optional>
 #include <utility>
@@ -64,7 +64,9 @@ class Slots {
   asio::any_io_executor executor_;
   std::size_t capacity_;
   std::size_t used_ = 0;
-  std::deque<std::shared_ptr<Waiter>> waiters_;
+  // A list, not a deque: an empty deque already holds a 512-byte block, and there is one
+  // Slots per destination address in flight.
+  std::list<std::shared_ptr<Waiter>> waiters_;
 };
 
 // Holds one slot of a Slots and gives it back when it goes out of scope.

@@ -128,6 +128,11 @@ BulkScan::BulkScan(asio::io_context& io, dns::Resolver& resolver, tls::ClientTls
       domain_slots_(io.get_executor(), settings_.domains_in_flight != 0 ? settings_.domains_in_flight
                                                                         : 2 * settings_.scheduler.concurrency),
       all_finished_(io.get_executor(), asio::steady_timer::time_point::max()) {
+  // As many domains resolve at once as the resolver has questions in flight: more would only
+  // queue inside it, each holding its lookups' memory (a scan starts all its domain slots at
+  // once).
+  if (!settings_.domain.resolving)
+    settings_.domain.resolving = std::make_shared<Slots>(io.get_executor(), resolver.config().max_queries_in_flight);
   scheduler_.on_port25_verdict([this](bool ipv6) {
     // Everything from here on would fail at connect too: start no further domains.
     if (scheduler_.port25().verdict(ipv6) == Port25Watch::Verdict::blocked) stop();

@@ -260,13 +260,15 @@ void judge_mta_sts(DomainResult& d) {
   m.verdict = fail ? MtaStsVerdict::fail : MtaStsVerdict::pass;
 }
 
-asio::awaitable<DomainResult> scan_domain(std::string input, std::string ascii_domain, dns::Resolver& resolver,
-                                          const DomainScanSettings& settings, ProbeRunner run_probe) {
-  DomainResult d;
-  d.input = std::move(input);
-  d.domain = std::move(ascii_domain);
+namespace {
 
-  // resolve_mx
+// resolve_mx, then resolve_addr and resolve_tlsa for every MX host at once: fills d's kind,
+// error, dnssec_mx and mx_hosts and returns the probe targets; hosts beyond max_mx_hosts go
+// to `not_probed`. False when there is nothing to probe (null MX, NXDOMAIN, DNS failure).
+// A coroutine of its own so that the DNS answers live only while it runs, not in the frame
+// of a domain that then waits for its probes.
+asio::awaitable<bool> resolve_domain(DomainResult& d, dns::Resolver& resolver, const DomainScanSettings& settings,
+                                     std::vector<ProbeTarget>& targets, std::vector<MxHost>& not_probed) {
   const dns::MxAnswer mx = co_await resolver.mx(d.domain);
   d.dnssec_mx = mx.authenticated;
   std::vector<MxHost> hosts;
@@ -275,7 +277,7 @@ asio::awaitable<DomainResult> scan_domain(std::string input, std::string ascii_d
       const bool only_null = std::all_of(mx.records.begin(), mx.records.end(), [](const auto& r) { return r.host.empty(); });
       if (only_null) {
         d.kind = DomainKind::null_mx;  // RFC 7505: the domain accepts no mail; nothing to probe
-        co_return d;
+        co_return false;
       }
       d.kind = DomainKind::mx;
       for (const auto& record : mx.records)
@@ -292,11 +294,10 @@ asio::awaitable<DomainResult> scan_domain(std::string input, std::string ascii_d
       d.kind = mx.outcome == dns::Outcome::nxdomain ? DomainKind::nxdomain : DomainKind::dns_error;
       d.error = describe(mx, d.domain, "MX");
       d.probes.push_back(dns_failure(d, "", 0, Phase::resolve_mx, d.error, settings.port));
-      co_return d;
+      co_return false;
   }
 
   // The most preferred MX hosts only (the resolver sorts by preference); the others are listed.
-  std::vector<MxHost> not_probed;
   if (hosts.size() > settings.max_mx_hosts) {
     const std::string note = "not probed: only the " + std::to_string(settings.max_mx_hosts) + " most preferred of " +
                              std::to_string(hosts.size()) + " MX hosts are probed";
@@ -307,15 +308,11 @@ asio::awaitable<DomainResult> scan_domain(std::string input, std::string ascii_d
     hosts.resize(settings.max_mx_hosts);
   }
 
-  // resolve_addr and resolve_tlsa, every MX host at once
   std::vector<asio::awaitable<ResolvedHost>> lookups;
   for (auto& host : hosts) lookups.push_back(resolve_host(resolver, std::move(host), settings, d.dnssec_mx));
   const std::vector<ResolvedHost> resolved = co_await gather(std::move(lookups));
-  for (const auto& r : resolved) d.mx_hosts.push_back(r.host);
-
-  // connect … quit, every (MX, address) at once, beside the domain's policy lookups
-  std::vector<ProbeTarget> targets;
   for (const auto& r : resolved) {
+    d.mx_hosts.push_back(r.host);
     for (const auto& address : r.host.addresses) {
       ProbeTarget target{d.domain, r.host.name, r.host.preference, asio::ip::make_address(address), settings.port};
       target.dane = r.dane;
@@ -323,6 +320,33 @@ asio::awaitable<DomainResult> scan_domain(std::string input, std::string ascii_d
       targets.push_back(std::move(target));
     }
   }
+  co_return true;
+}
+
+}  // namespace
+
+asio::awaitable<DomainResult> scan_domain(std::string input, std::string ascii_domain, dns::Resolver& resolver,
+                                          const DomainScanSettings& settings, ProbeRunner run_probe) {
+  DomainResult d;
+  d.input = std::move(input);
+  d.domain = std::move(ascii_domain);
+
+  std::vector<ProbeTarget> targets;
+  std::vector<MxHost> not_probed;
+  bool resolved = false;
+  {
+    // A bulk scan starts thousands of domains at once; only so many resolve at a time, so the
+    // start does not hold every domain's DNS lookups in memory together.
+    SlotLease resolving;
+    if (settings.resolving) {
+      co_await settings.resolving->acquire();
+      resolving = SlotLease(*settings.resolving);
+    }
+    resolved = co_await resolve_domain(d, resolver, settings, targets, not_probed);
+  }
+  if (!resolved) co_return d;
+
+  // connect … quit, every (MX, address) at once, beside the domain's policy lookups
   if (settings.https) {
     using namespace asio::experimental::awaitable_operators;
     auto [probes, policies] = co_await (run_probes(std::move(targets), run_probe) &&

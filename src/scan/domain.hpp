@@ -33,12 +33,15 @@ struct DomainScanSettings {
   std::shared_ptr<const tls::HttpsContext> https;
   std::uint16_t mta_sts_port = 443;  // the lab and tests serve policies on other ports
   std::chrono::milliseconds mta_sts_timeout{10'000};
-  // A hostile zone can publish a thousand MX hosts with a thousand addresses each: one domain
-  // must not become a million lookups and connections. The most preferred ones are probed; the
-  // rest are listed with a note (Postfix itself tries at most 5 addresses per delivery).
   // Bulk scans: MTA-STS fetches in flight across all domains (each is an HTTPS connection the
   // probe scheduler does not see). null: unbounded (`check`, one domain).
   std::shared_ptr<Slots> policy_fetches;
+  // Domains in their DNS phase (MX, A/AAAA, TLSA) at once; nullptr: no limit. Bounds the
+  // memory of a bulk scan's start, when every domain slot begins with DNS.
+  std::shared_ptr<Slots> resolving;
+  // A hostile zone can publish a thousand MX hosts with a thousand addresses each: one domain
+  // must not become a million lookups and connections. The most preferred ones are probed; the
+  // rest are listed with a note (Postfix itself tries at most 5 addresses per delivery).
   std::size_t max_mx_hosts = 16;
   std::size_t max_addresses_per_host = 8;
 };

@@ -5,7 +5,9 @@
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 
+#include <array>
 #include <cassert>
+#include <utility>
 
 namespace mxtls::smtp {
 
@@ -14,8 +16,15 @@ constexpr auto as_result = asio::experimental::as_tuple(asio::use_awaitable);
 }
 
 asio::awaitable<std::pair<std::error_code, std::size_t>> PlainTransport::read_some(asio::mutable_buffer buffer) {
-  auto [ec, n] = co_await socket_.async_read_some(buffer, as_result);
-  co_return std::pair<std::error_code, std::size_t>{ec, n};
+  std::error_code ec;
+  if (!socket_.non_blocking()) socket_.non_blocking(true, ec);
+  for (;;) {
+    const std::size_t n = socket_.read_some(buffer, ec);
+    if (ec != asio::error::would_block && ec != asio::error::try_again)
+      co_return std::pair<std::error_code, std::size_t>{ec, n};
+    auto [wait_error] = co_await socket_.async_wait(asio::ip::tcp::socket::wait_read, as_result);
+    if (wait_error) co_return std::pair<std::error_code, std::size_t>{wait_error, 0};
+  }
 }
 
 asio::awaitable<std::error_code> PlainTransport::write_all(asio::const_buffer buffer) {
@@ -25,34 +34,37 @@ asio::awaitable<std::error_code> PlainTransport::write_all(asio::const_buffer bu
 }
 
 asio::awaitable<ReadOutcome> Session::read_reply() {
+  // 10 000 connections waiting for a banner must not hold a read buffer each: they share this
+  // one. Safe because the transport fills it in the resumption that returns, and it is parsed
+  // (or its rest kept in unread_) before this coroutine suspends again.
+  static thread_local std::array<char, 4096> scratch;
   ReadOutcome out;
   for (;;) {
-    if (unread_len_ > 0) {
-      const std::size_t used = parser_.feed(std::string_view(buffer_.data() + unread_pos_, unread_len_));
-      unread_pos_ += used;
-      unread_len_ -= used;
-      if (parser_.state() == ReplyParser::State::complete) {
-        out.kind = ReadOutcome::Kind::reply;
-        out.reply = parser_.take();
-        co_return out;
-      }
-      if (parser_.state() == ReplyParser::State::error) {
-        out.kind = ReadOutcome::Kind::malformed;
-        out.detail = parser_.error();
-        parser_.reset();
-        unread_len_ = 0;
-        co_return out;
-      }
+    if (!unread_.empty()) {
+      const std::size_t used = parser_.feed(unread_);
+      unread_.erase(0, used);
     }
-    auto [ec, n] = co_await transport_->read_some(asio::buffer(buffer_));
+    if (parser_.state() == ReplyParser::State::complete) {
+      out.kind = ReadOutcome::Kind::reply;
+      out.reply = parser_.take();
+      co_return out;
+    }
+    if (parser_.state() == ReplyParser::State::error) {
+      out.kind = ReadOutcome::Kind::malformed;
+      out.detail = parser_.error();
+      parser_.reset();
+      unread_.clear();
+      co_return out;
+    }
+    auto [ec, n] = co_await transport_->read_some(asio::buffer(scratch));
     if (ec) {
       out.kind = (ec == asio::error::eof || ec == asio::error::connection_reset) ? ReadOutcome::Kind::closed
                                                                                  : ReadOutcome::Kind::io_error;
       out.error = ec;
       co_return out;
     }
-    unread_pos_ = 0;
-    unread_len_ = n;
+    const std::size_t used = parser_.feed(std::string_view(scratch.data(), n));
+    unread_.assign(scratch.data() + used, n - used);
   }
 }
 
@@ -65,13 +77,11 @@ asio::awaitable<std::error_code> Session::send(std::string_view command) {
 }
 
 std::string Session::take_unread() {
-  std::string out(buffer_.data() + unread_pos_, unread_len_);
-  unread_pos_ = unread_len_ = 0;
-  return out;
+  return std::exchange(unread_, std::string());
 }
 
 void Session::switch_transport(Transport& transport) {
-  unread_pos_ = unread_len_ = 0;
+  unread_.clear();
   parser_.reset();
   transport_ = &transport;
 }

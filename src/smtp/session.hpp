@@ -24,6 +24,9 @@ class Transport {
   virtual asio::awaitable<std::error_code> write_all(asio::const_buffer) = 0;
 };
 
+// Transports copy into the caller's buffer only in the resumption that returns (a
+// non-blocking read, then a readiness wait when there is nothing yet): Session relies on it
+// to share one read buffer among all connections of a thread.
 class PlainTransport final : public Transport {
  public:
   explicit PlainTransport(asio::ip::tcp::socket& socket) : socket_(socket) {}
@@ -53,7 +56,7 @@ class Session {
 
   // Bytes the peer sent beyond the last complete reply (pipelined or injected); cleared.
   std::string take_unread();
-  bool has_unread() const { return unread_len_ > 0; }
+  bool has_unread() const { return !unread_.empty(); }
 
   // Continue over another transport (after the TLS handshake). Unread cleartext must have been
   // taken first: nothing the peer sent before the handshake may be read as if it came over TLS.
@@ -62,11 +65,10 @@ class Session {
  private:
   Transport* transport_;
   ReplyParser parser_;
-  // One small fixed buffer per connection: what the last read brought beyond a complete reply
-  // stays here (unread_pos_/unread_len_) for the next read_reply().
-  std::array<char, 1024> buffer_{};
-  std::size_t unread_pos_ = 0;
-  std::size_t unread_len_ = 0;
+  // Reads go into one buffer per thread (a connection waiting for its banner owns none); what
+  // a read brought beyond a complete reply is kept here for the next read_reply(), at most
+  // one read's worth.
+  std::string unread_;
 };
 
 }  // namespace mxtls::smtp
