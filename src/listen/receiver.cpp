@@ -5,6 +5,7 @@
 #include "listen/receiver.hpp"
 
 #include "core/text.hpp"
+#include "listen/command.hpp"
 #include "listen/connection.hpp"
 #include "tls/server.hpp"
 
@@ -32,9 +33,6 @@ namespace {
 constexpr auto as_tuple_awaitable = asio::experimental::as_tuple(asio::use_awaitable);
 using namespace asio::experimental::awaitable_operators;
 
-// Peer-supplied words (EHLO name, addresses) are kept short and printable.
-constexpr std::size_t max_kept_argument = 255;
-
 std::string endpoint_text(const asio::ip::tcp::endpoint& e) {
   const std::string address = e.address().to_string();
   return (e.address().is_v6() ? "[" + address + "]" : address) + ":" + std::to_string(e.port());
@@ -58,29 +56,6 @@ std::string compact_utc_now() {
   char buffer[32];
   const std::size_t n = std::strftime(buffer, sizeof buffer, "%Y%m%dT%H%M%SZ", &tm);
   return std::string(buffer, n);
-}
-
-// `MAIL FROM:<a@b> SIZE=123` → ("<a@b>", 123). The prefix is matched case-insensitively.
-bool split_path(std::string_view argument, std::string_view prefix, std::string& path, std::string& params) {
-  if (argument.size() < prefix.size() || ascii_upper(argument.substr(0, prefix.size())) != prefix) return false;
-  std::string_view rest = argument.substr(prefix.size());
-  while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
-  const auto space = rest.find(' ');
-  path = std::string(rest.substr(0, space));
-  params = space == std::string_view::npos ? std::string() : std::string(rest.substr(space + 1));
-  return !path.empty();
-}
-
-std::size_t size_parameter(const std::string& params) {
-  const std::string upper = ascii_upper(params);
-  const auto at = upper.find("SIZE=");
-  if (at == std::string::npos || (at > 0 && upper[at - 1] != ' ')) return 0;
-  std::size_t value = 0;
-  for (std::size_t i = at + 5; i < upper.size() && upper[i] >= '0' && upper[i] <= '9'; ++i) {
-    if (value > (std::size_t{1} << 40)) break;  // absurd: stop growing, it is "too big" anyway
-    value = value * 10 + static_cast<std::size_t>(upper[i] - '0');
-  }
-  return value;
 }
 
 }  // namespace
@@ -217,10 +192,8 @@ struct Receiver::State : std::enable_shared_from_this<State> {
         s.report.end_reason = "read error: " + line.error.message();
         co_return;
       }
-      const auto space = line.text.find(' ');
-      const std::string verb = ascii_upper(line.text.substr(0, space));
-      const std::string argument = space == std::string::npos ? std::string() : line.text.substr(space + 1);
-      const bool keep_going = co_await handle(s, verb, argument);
+      const Command command = split_command(line.text);
+      const bool keep_going = co_await handle(s, command.verb, command.argument);
       if (!keep_going) co_return;
       if (s.errors >= options.max_errors) {
         s.report.end_reason = "too many errors";
@@ -240,11 +213,12 @@ struct Receiver::State : std::enable_shared_from_this<State> {
       co_return false;
     }
     if (verb == "EHLO" || verb == "HELO") {
-      if (argument.empty()) {
+      std::optional<std::string> name = hello_name(argument);
+      if (!name) {
         ++s.errors;
         co_return co_await reply(s, "501 5.5.4 Syntax: " + verb + " hostname\r\n");
       }
-      s.report.ehlo_name = printable(argument, max_kept_argument);
+      s.report.ehlo_name = std::move(*name);
       if (!s.conn.tls_active()) s.report.ehlo_before_tls = s.report.ehlo_name;
       s.report.used_helo = verb == "HELO";
       s.greeted = true;
@@ -288,18 +262,19 @@ struct Receiver::State : std::enable_shared_from_this<State> {
                                   " messages in one session");
       co_return co_await reply(s, "452 4.5.3 Error: too many messages in one session\r\n");
     }
-    std::string path, params;
-    if (!split_path(argument, "FROM:", path, params)) {
+    std::optional<MailPath> from = parse_mail_from(argument);
+    if (!from) {
       ++s.errors;
       co_return co_await reply(s, "501 5.5.4 Syntax: MAIL FROM:<address>\r\n");
     }
-    if (size_parameter(params) > options.max_message_bytes) {
-      s.report.rejected.push_back("MAIL FROM announced SIZE=" + std::to_string(size_parameter(params)) +
-                                  ", limit " + std::to_string(options.max_message_bytes));
+    const std::uint64_t announced = size_parameter(from->params);
+    if (announced > options.max_message_bytes) {
+      s.report.rejected.push_back("MAIL FROM announced SIZE=" + std::to_string(announced) + ", limit " +
+                                  std::to_string(options.max_message_bytes));
       co_return co_await reply(s, "552 5.3.4 Error: message file too big\r\n");
     }
     s.in_transaction = true;
-    s.mail_from = printable(path, max_kept_argument);
+    s.mail_from = std::move(from->path);
     co_return co_await reply(s, "250 2.1.0 Ok\r\n");
   }
 
@@ -308,8 +283,8 @@ struct Receiver::State : std::enable_shared_from_this<State> {
       ++s.errors;
       co_return co_await reply(s, "503 5.5.1 Error: need MAIL command\r\n");
     }
-    std::string path, params;
-    if (!split_path(argument, "TO:", path, params)) {
+    std::optional<MailPath> to = parse_rcpt_to(argument);
+    if (!to) {
       ++s.errors;
       co_return co_await reply(s, "501 5.5.4 Syntax: RCPT TO:<address>\r\n");
     }
@@ -318,7 +293,7 @@ struct Receiver::State : std::enable_shared_from_this<State> {
       co_return co_await reply(s, "452 4.5.3 Error: too many recipients\r\n");
     }
     // Every recipient is accepted: nothing is delivered or relayed anywhere.
-    s.recipients.push_back(printable(path, max_kept_argument));
+    s.recipients.push_back(std::move(to->path));
     co_return co_await reply(s, "250 2.1.5 Ok\r\n");
   }
 
@@ -437,7 +412,7 @@ struct Receiver::State : std::enable_shared_from_this<State> {
       ++s.errors;
       co_return co_await reply(s, "554 5.5.1 Error: TLS already active\r\n");
     }
-    if (!argument.empty()) {
+    if (!starttls_argument_valid(argument)) {
       ++s.errors;
       co_return co_await reply(s, "501 5.5.4 Syntax: STARTTLS\r\n");
     }

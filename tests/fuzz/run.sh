@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every libFuzzer target (or some) for a bounded time over a copy of its seed corpus and
 # prints a table; exits non-zero on any crash, leak, timeout or out-of-memory, naming the file
-# that reproduces it. CI: `bash tests/fuzz/run.sh --seconds 12` (14 targets, about 3 minutes).
+# that reproduces it. CI: `bash tests/fuzz/run.sh --seconds 8` (every target: 16, about 3 minutes).
 #
 #   bash tests/fuzz/run.sh [--seconds N] [--build-dir DIR] [--only NAME,...]
 #
