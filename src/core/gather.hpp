@@ -1,5 +1,5 @@
-// Run awaitables concurrently on the current executor and collect their results in order.
-// The shared state outlives a cancelled parent, so children never write into freed memory.
+// Run awaitables concurrently on the current executor: gather_all waits for all of them,
+// gather collects their results in order.
 #pragma once
 
 #include <asio/co_spawn.hpp>
@@ -14,41 +14,6 @@
 #include <vector>
 
 namespace mxtls {
-
-template <typename T>
-asio::awaitable<std::vector<T>> gather(std::vector<asio::awaitable<T>> tasks) {
-  struct State {
-    explicit State(const asio::any_io_executor& ex, std::size_t n)
-        : slots(n), remaining(n), all_done(ex, asio::steady_timer::time_point::max()) {}
-    std::vector<std::optional<T>> slots;
-    std::size_t remaining;
-    asio::steady_timer all_done;  // cancelled by the last child: a one-shot event
-  };
-  auto executor = co_await asio::this_coro::executor;
-  auto state = std::make_shared<State>(executor, tasks.size());
-  for (std::size_t i = 0; i < tasks.size(); ++i) {
-    asio::co_spawn(
-        executor,
-        [state, i, task = std::move(tasks[i])]() mutable -> asio::awaitable<void> {
-          try {
-            state->slots[i] = co_await std::move(task);
-          } catch (...) {
-            // A child that throws leaves its slot empty; the caller's T must tell that apart.
-          }
-          if (--state->remaining == 0) state->all_done.cancel();
-        },
-        asio::detached);
-  }
-  // Wait for every child even if we are cancelled meanwhile: their results are the point.
-  co_await asio::this_coro::throw_if_cancelled(false);
-  while (state->remaining > 0)
-    co_await state->all_done.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-  std::vector<T> out;
-  out.reserve(state->slots.size());
-  for (auto& slot : state->slots)
-    if (slot) out.push_back(std::move(*slot));
-  co_return out;
-}
 
 // Run awaitables concurrently on the current executor and wait for all of them, even when
 // cancelled meanwhile (they may write into the caller's memory). Exceptions are swallowed:
@@ -68,6 +33,7 @@ inline asio::awaitable<void> gather_all(std::vector<asio::awaitable<void>> tasks
           try {
             co_await std::move(task);
           } catch (...) {
+            // The task records its own outcome; one that throws must not stop the others.
           }
           if (--state->remaining == 0) state->all_done.cancel();
         },
@@ -76,6 +42,28 @@ inline asio::awaitable<void> gather_all(std::vector<asio::awaitable<void>> tasks
   co_await asio::this_coro::throw_if_cancelled(false);
   while (state->remaining > 0)
     co_await state->all_done.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+}
+
+template <typename T>
+asio::awaitable<void> fill_slot(asio::awaitable<T> task, std::optional<T>& slot) {
+  slot = co_await std::move(task);
+}
+
+// Run awaitables concurrently on the current executor and collect their results in order; a
+// child that throws is left out. The slots live in this frame, which gather_all keeps waiting
+// (even when cancelled) until every child is done writing.
+template <typename T>
+asio::awaitable<std::vector<T>> gather(std::vector<asio::awaitable<T>> tasks) {
+  std::vector<std::optional<T>> slots(tasks.size());
+  std::vector<asio::awaitable<void>> children;
+  children.reserve(tasks.size());
+  for (std::size_t i = 0; i < tasks.size(); ++i) children.push_back(fill_slot(std::move(tasks[i]), slots[i]));
+  co_await gather_all(std::move(children));
+  std::vector<T> out;
+  out.reserve(slots.size());
+  for (auto& slot : slots)
+    if (slot) out.push_back(std::move(*slot));
+  co_return out;
 }
 
 }  // namespace mxtls

@@ -35,15 +35,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-pass=0 fail=0
-check() {  # name, command…
-  local name=$1; shift
-  if "$@" >"$work/${name// /_}.log" 2>&1; then
-    pass=$((pass + 1)); printf '  %-60s ok\n' "$name"
-  else
-    fail=$((fail + 1)); printf '  %-60s FAILED\n' "$name"; sed 's/^/      /' "$work/${name// /_}.log" | tail -20
-  fi
-}
+. "$here/../lib/check.sh"
 
 port=2626
 dns=127.53.0.54:5454
@@ -119,5 +111,4 @@ check_hint() {
 }
 check "mxtls check hints at the block" check_hint
 
-echo "integration: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+check_summary

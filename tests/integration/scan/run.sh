@@ -17,15 +17,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-pass=0 fail=0
-check() {  # name, command…
-  local name=$1; shift
-  if "$@" >"$work/$name.log" 2>&1; then
-    pass=$((pass + 1)); printf '  %-44s ok\n' "$name"
-  else
-    fail=$((fail + 1)); printf '  %-44s FAILED\n' "$name"; sed 's/^/      /' "$work/$name.log" | tail -20
-  fi
-}
+. "$here/../lib/check.sh"
 
 # Ports and addresses of our own: the scale lab lives on 127.64.0.0/10.
 dns=127.53.0.54:5454
@@ -109,5 +101,4 @@ summaries() {
 }
 check "the same summary all three ways" summaries
 
-echo "integration: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+check_summary

@@ -2,6 +2,7 @@
 // every domain, the per-IP and global connection caps, the connection pacer, back-off and
 // bounded retries after 4xx, exclusions, and the bounded cache of finished probes.
 #include "scan/scheduler.hpp"
+#include "scheduler_support.hpp"
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
@@ -16,6 +17,7 @@
 
 using namespace mxtls;
 using namespace mxtls::scan;
+using mxtls::scan::testing::run_all;
 using namespace std::chrono_literals;
 
 namespace {
@@ -71,18 +73,6 @@ ProbeTarget target(const std::string& domain, const std::string& mx, const char*
   return ProbeTarget{domain, mx, preference, asio::ip::make_address(ip), 25};
 }
 
-std::vector<ProbeResult> run_all(asio::io_context& io, ProbeScheduler& scheduler, std::vector<ProbeTarget> targets) {
-  std::vector<ProbeResult> results(targets.size());
-  for (std::size_t i = 0; i < targets.size(); ++i) {
-    asio::co_spawn(io, [&, i]() -> asio::awaitable<void> {
-      ProbeResult r = co_await scheduler.run(targets[i]);
-      results[i] = std::move(r);
-    }, asio::detached);
-  }
-  io.restart();
-  io.run();
-  return results;
-}
 
 }  // namespace
 

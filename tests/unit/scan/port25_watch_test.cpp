@@ -5,6 +5,7 @@
 #include "scan/bulk.hpp"
 #include "scan/port25_watch.hpp"
 #include "scan/scheduler.hpp"
+#include "scheduler_support.hpp"
 
 #include "dns/resolver.hpp"
 #include "dns/zone_server.hpp"
@@ -34,6 +35,7 @@
 
 using namespace mxtls;
 using namespace mxtls::scan;
+using mxtls::scan::testing::run_all;
 using namespace std::chrono_literals;
 using Verdict = Port25Watch::Verdict;
 
@@ -80,18 +82,6 @@ struct FailingProber {
   }
 };
 
-std::vector<ProbeResult> run_targets(asio::io_context& io, ProbeScheduler& scheduler, const std::vector<ProbeTarget>& targets) {
-  std::vector<ProbeResult> results(targets.size());
-  for (std::size_t i = 0; i < targets.size(); ++i) {
-    asio::co_spawn(io, [&, i]() -> asio::awaitable<void> {
-      ProbeResult r = co_await scheduler.run(targets[i]);
-      results[i] = std::move(r);
-    }, asio::detached);
-  }
-  io.restart();
-  io.run();
-  return results;
-}
 
 std::vector<ProbeTarget> targets_in(int networks, int first = 0) {
   std::vector<ProbeTarget> targets;
@@ -202,7 +192,7 @@ TEST_CASE("scheduler: failed connections wait for the verdict; after 'blocked' n
   ProbeScheduler scheduler(io.get_executor(), settings, fake.prober());
   std::vector<bool> verdicts;
   scheduler.on_port25_verdict([&](bool ipv6) { verdicts.push_back(ipv6); });
-  const auto results = run_targets(io, scheduler, targets_in(30));
+  const auto results = run_all(io, scheduler, targets_in(30));
   CHECK(scheduler.port25().verdict(false) == Verdict::blocked);
   CHECK(verdicts == std::vector<bool>{false});
   // Four at a time: the verdict comes with the sixteenth failure; the rest are never tried.
@@ -218,7 +208,7 @@ TEST_CASE("scheduler: failed connections wait for the verdict; after 'blocked' n
   CHECK(scheduler.counters().held_for_port25 >= 15);
 
   const std::size_t calls = fake.calls;
-  const auto later = run_targets(io, scheduler, targets_in(1, 50));
+  const auto later = run_all(io, scheduler, targets_in(1, 50));
   CHECK(held_back_by_blocked_port(later[0]));
   CHECK(fake.calls == calls);
 }
@@ -230,7 +220,7 @@ TEST_CASE("scheduler: with the port open, failures are handed back as they are")
   SchedulerSettings settings;
   settings.concurrency = 1;  // in list order: two connections through, then failures
   ProbeScheduler scheduler(io.get_executor(), settings, fake.prober());
-  const auto results = run_targets(io, scheduler, targets_in(20));
+  const auto results = run_all(io, scheduler, targets_in(20));
   CHECK(scheduler.port25().verdict(false) == Verdict::reachable);
   CHECK(results[0].status == Status::ok);
   CHECK(results[5].status == Status::timeout);
@@ -245,7 +235,7 @@ TEST_CASE("scheduler: too few servers for a verdict, the failures go on after th
   settings.port25_stall = 50ms;
   ProbeScheduler scheduler(io.get_executor(), settings, fake.prober());
   const auto start = std::chrono::steady_clock::now();
-  const auto results = run_targets(io, scheduler, targets_in(3));
+  const auto results = run_all(io, scheduler, targets_in(3));
   CHECK(std::chrono::steady_clock::now() - start >= 50ms);
   CHECK(scheduler.port25().verdict(false) == Verdict::inconclusive);
   for (const auto& r : results) CHECK(r.status == Status::timeout);
@@ -258,7 +248,7 @@ TEST_CASE("scheduler: --no-port25-check keeps every failure and connects to ever
   SchedulerSettings settings;
   settings.watch_port25 = false;
   ProbeScheduler scheduler(io.get_executor(), settings, fake.prober());
-  const auto results = run_targets(io, scheduler, targets_in(30));
+  const auto results = run_all(io, scheduler, targets_in(30));
   CHECK(fake.calls == 30);
   for (const auto& r : results) CHECK(r.status == Status::timeout);
   CHECK(scheduler.port25().verdict(false) == Verdict::undecided);
