@@ -24,7 +24,7 @@ dns=127.53.0.54:5454
 port=2626
 # No busy (421) hosts here: how often a retry meets a 421 again depends on timing, and this
 # suite compares records exactly; the unit tests cover back-off and retries.
-"$mxtls" lab --scale "$domains" --hosts 400 --delay-median 5ms --slow-banner 3s --drip-interval 1s \
+"$mxtls" lab --scale "$domains" --hosts 400 --delay-median 5ms --slow-banner 6s --drip-interval 1s \
   --mix good=70,no_starttls=8,self_signed=8,slow_banner=3,tarpit=1,silent=2,refused=4 \
   --dns "$dns" --smtp-port "$port" --ca-out "$work/ca.pem" --domains-out "$work/domains.txt" \
   >"$work/lab.log" 2>&1 &
@@ -37,8 +37,10 @@ done
 sleep 0.5
 echo "scale lab: $(head -1 "$work/lab.log")"
 
+# Deadlines with room for an ASan build on a busy 2-core machine (a good host's banner must
+# never miss them, or two scans differ); the slow banner (6 s) stays far past the greeting's.
 common=(--resolver "$dns" --port "$port" --ca-file "$work/ca.pem" --ehlo-name scanner.mxtls.test -q
-        --concurrency 300 --greeting-timeout 1.5 --command-timeout 2 --handshake-timeout 3 --probe-timeout 10
+        --concurrency 300 --greeting-timeout 3 --command-timeout 3 --handshake-timeout 5 --probe-timeout 15
         --retry-delay 0.2 --dns-timeout 2)
 
 scan_full() { "$mxtls" scan "${common[@]}" -i "$work/domains.txt" -o "$work/full.jsonl"; [ $? -le 1 ]; }
