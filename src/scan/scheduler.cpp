@@ -55,7 +55,9 @@ ProbeScheduler::ProbeScheduler(asio::any_io_executor executor, SchedulerSettings
       watch_(settings.port25),
       verdict_made_(executor, asio::steady_timer::time_point::max()) {}
 
-ProbeScheduler::~ProbeScheduler() = default;
+ProbeScheduler::~ProbeScheduler() {
+  *alive_ = false;  // a stall check still sleeping must not touch this scheduler when it wakes
+}
 
 namespace {
 
@@ -164,7 +166,7 @@ asio::awaitable<void> ProbeScheduler::settle_port25(const ProbeTarget& target, P
     if (holds.waiting++ == 0) holds.first_hold = std::chrono::steady_clock::now();
     if (!stall_check_running_) {
       stall_check_running_ = true;
-      asio::co_spawn(executor_, release_stalled_holds(), asio::detached);
+      asio::co_spawn(executor_, release_stalled_holds(alive_), asio::detached);
     }
     while (watch_.verdict(ipv6) == Port25Watch::Verdict::undecided) {
       auto [ec] = co_await verdict_made_.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
@@ -178,7 +180,7 @@ asio::awaitable<void> ProbeScheduler::settle_port25(const ProbeTarget& target, P
 // A small list, or one whose first servers sit in few networks, may never complete the
 // sample: when a family with waiting probes sees no new attempt for a while (or they have
 // waited long enough), its verdict is "inconclusive" and they go on as they are.
-asio::awaitable<void> ProbeScheduler::release_stalled_holds() {
+asio::awaitable<void> ProbeScheduler::release_stalled_holds(std::shared_ptr<const bool> alive) {
   const auto tick = std::max<std::chrono::milliseconds>(std::chrono::milliseconds(10), settings_.port25_stall / 10);
   asio::steady_timer timer(executor_);
   for (;;) {
@@ -199,6 +201,7 @@ asio::awaitable<void> ProbeScheduler::release_stalled_holds() {
     timer.expires_after(tick);
     auto [ec] = co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
     (void)ec;
+    if (!*alive) co_return;  // the scheduler is gone (its io_context outlived it)
   }
   stall_check_running_ = false;
 }

@@ -103,7 +103,7 @@ class ProbeScheduler {
   // the verdict tells a dead server from a blocked port: "blocked" turns it into a probe not
   // run (it is not kept, and --resume runs it), anything else leaves it as it is.
   asio::awaitable<void> settle_port25(const ProbeTarget& target, ProbeResult& result);
-  asio::awaitable<void> release_stalled_holds();
+  asio::awaitable<void> release_stalled_holds(std::shared_ptr<const bool> alive);
   void port25_decided(bool ipv6);
 
   asio::any_io_executor executor_;
@@ -125,6 +125,7 @@ class ProbeScheduler {
   std::array<Port25Holds, 2> holds_;  // IPv4, IPv6
   asio::steady_timer verdict_made_;   // cancelled at every verdict: wakes the held probes
   bool stall_check_running_ = false;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   std::function<void(bool)> on_port25_verdict_;
 };
 

@@ -242,6 +242,31 @@ TEST_CASE("scheduler: too few servers for a verdict, the failures go on after th
   CHECK(scheduler.counters().held_for_port25 == 3);
 }
 
+TEST_CASE("scheduler: a stall check still asleep when its scheduler is gone ends quietly") {
+  asio::io_context io(1);
+  FailingProber fake{io};
+  SchedulerSettings settings;
+  settings.port25_stall = 1s;  // the check sleeps in 100 ms ticks
+  auto scheduler = std::make_unique<ProbeScheduler>(io.get_executor(), settings, fake.prober());
+  const auto targets = targets_in(16);
+  std::vector<ProbeResult> results(targets.size());
+  std::size_t done = 0;
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    asio::co_spawn(io, [&, i]() -> asio::awaitable<void> {
+      co_await scheduler->run(targets[i], results[i]);
+      if (++done == targets.size()) io.stop();  // the verdict came; the stall check still sleeps
+    }, asio::detached);
+  }
+  io.run();
+  REQUIRE(done == targets.size());
+  CHECK(scheduler->port25().verdict(false) == Verdict::blocked);
+  scheduler.reset();
+  // The check wakes with its scheduler gone: under ASan a use after free would fail here.
+  io.restart();
+  io.run();
+  CHECK(held_back_by_blocked_port(results[0]));
+}
+
 TEST_CASE("scheduler: --no-port25-check keeps every failure and connects to everything") {
   asio::io_context io(1);
   FailingProber fake{io};
