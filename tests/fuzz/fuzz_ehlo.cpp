@@ -28,10 +28,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // Invariants: at most one extension per line after the greeting, each non-empty and
   // starting with an upper-cased keyword character (letter, digit or '-').
   if (!reply.lines.empty() && ext.lines.size() > reply.lines.size() - 1) std::abort();
+  // has()/params() scan the lines, so checking all 256 would make each run quadratic in the
+  // harness itself (about 1 ms under ASan); the first 32 cover every parser path.
+  std::size_t checked = 0;
   for (const auto& line : ext.lines) {
     if (line.empty()) std::abort();
     const char c = line.front();
     if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-')) std::abort();
+    if (++checked > 32) continue;
     // The keyword of every line it reports is found again by has()/params().
     const std::size_t end = line.find_first_of(" =");
     const std::string keyword = line.substr(0, end);
