@@ -14,10 +14,36 @@ PhaseClock::PhaseClock(const asio::any_io_executor& executor, clock::duration ov
   timer_.expires_at(overall_end_);
 }
 
+PhaseClock::~PhaseClock() {
+  if (guard_) guard_->clock = nullptr;
+}
+
 void PhaseClock::start_phase(clock::duration limit) {
   phase_limit_ = limit;
-  // expires_at cancels a pending wait: the watchdog wakes up and waits for the new deadline.
+  // expires_at cancels a pending wait: the watchdog wakes up and waits for the new deadline,
+  // a guard's handler sees operation_aborted and a new one is armed.
   timer_.expires_at(std::min(clock::now() + limit, overall_end_));
+  arm_guard();
+}
+
+void PhaseClock::guard(asio::ip::tcp::socket& socket) {
+  guard_ = std::make_shared<Guard>(Guard{this, &socket});
+  arm_guard();
+}
+
+void PhaseClock::arm_guard() {
+  if (!guard_) return;
+  timer_.async_wait([guard = guard_](const std::error_code& ec) {
+    if (ec || guard->clock == nullptr) return;  // re-armed or stopped; or the clock is gone
+    PhaseClock& clock = *guard->clock;
+    // The deadline this handler was queued for may have been moved by a phase that started
+    // between its expiry and now; the new deadline has its own handler.
+    if (clock::now() < clock.timer_.expiry()) return;
+    clock.fired_ = true;
+    std::error_code ignored;
+    guard->socket->cancel(ignored);
+    guard->socket->shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+  });
 }
 
 asio::awaitable<void> PhaseClock::watchdog() {

@@ -1,13 +1,15 @@
-// Phase deadlines for one connection: a single timer that every phase re-arms, and a
-// watchdog coroutine that finishes when the current deadline passes. Run the work as
-// `co_await (work() || clock.watchdog())`: when the watchdog wins, Asio cancels whatever the
-// work was waiting on, so no phase can outlive its deadline whatever the peer does.
+// Phase deadlines for one connection: a single timer that every phase re-arms. Either a
+// watchdog coroutine finishes when the current deadline passes (run the work as
+// `co_await (work() || clock.watchdog())`), or guard(socket) ends the connection's I/O when it
+// passes. Either way no phase can outlive its deadline, whatever the peer does.
 #pragma once
 
 #include <asio/awaitable.hpp>
+#include <asio/ip/tcp.hpp>
 #include <asio/steady_timer.hpp>
 
 #include <chrono>
+#include <memory>
 
 namespace mxtls {
 
@@ -17,10 +19,15 @@ class PhaseClock {
 
   // `overall` bounds the whole connection, whatever the phases ask for.
   PhaseClock(const asio::any_io_executor& executor, clock::duration overall);
+  ~PhaseClock();
+  PhaseClock(const PhaseClock&) = delete;
+  PhaseClock& operator=(const PhaseClock&) = delete;
 
   // The next phase may take `limit`, but never past the overall deadline.
   void start_phase(clock::duration limit);
-  bool expired() const { return clock::now() >= timer_.expiry(); }
+  // True once a deadline has passed; after guard() has ended the I/O, for good (a later phase
+  // on that socket fails because of the deadline, whatever its own limit).
+  bool expired() const { return fired_ || clock::now() >= timer_.expiry(); }
   // How long the current phase was allowed (for "no answer within 10 s" messages).
   clock::duration phase_limit() const { return phase_limit_; }
   bool overall_expired() const { return clock::now() >= overall_end_; }
@@ -28,10 +35,27 @@ class PhaseClock {
   // Completes when the current deadline has passed; re-arming moves it.
   asio::awaitable<void> watchdog();
 
+  // Instead of a watchdog: when a deadline passes, `socket`'s pending operations are cancelled
+  // and it is shut down both ways, so the wait in progress ends at once and any later read or
+  // write sees a closed connection (no wait can slip in after the cancel and hang). A probe
+  // whose every wait is on one socket needs no second coroutine: this costs one timer wait
+  // per phase, where `work() || watchdog()` costs a parallel group and three coroutine frames
+  // (about 2 KB per connection). The socket must outlive the clock.
+  void guard(asio::ip::tcp::socket& socket);
+
  private:
+  // Shared with the pending timer handler, which may run after the clock is gone.
+  struct Guard {
+    PhaseClock* clock = nullptr;
+    asio::ip::tcp::socket* socket = nullptr;
+  };
+  void arm_guard();
+
   asio::steady_timer timer_;
   clock::time_point overall_end_;
   clock::duration phase_limit_{};
+  std::shared_ptr<Guard> guard_;
+  bool fired_ = false;
 };
 
 }  // namespace mxtls

@@ -99,10 +99,10 @@ class SharedValue {
       : ready_(executor, asio::steady_timer::time_point::max()) {}
 
   void set(T value) {
-    value_ = std::move(value);
+    value_ = std::make_unique<const T>(std::move(value));
     ready_.cancel();  // wakes every waiter at once
   }
-  bool ready() const { return value_.has_value(); }
+  bool ready() const { return value_ != nullptr; }
   const T& value() const { return *value_; }
 
   // Until set; then read value(). Cheaper than get() for a large T: no copy in the frame.
@@ -122,7 +122,9 @@ class SharedValue {
   }
 
  private:
-  std::optional<T> value_;
+  // On the heap once set: while thousands of values are awaited (a probe result is over 1 KB),
+  // each holds only a pointer.
+  std::unique_ptr<const T> value_;
   asio::steady_timer ready_;
 };
 

@@ -1,5 +1,5 @@
 // The probe coroutine, read top to bottom: each phase is a small function that records its
-// outcome in the result before the next one starts. A watchdog bounds every phase; whatever
+// outcome in the result before the next one starts. A deadline bounds every phase; whatever
 // the server does (silence, drip, garbage, close), the probe ends with a status and detail.
 #include "scan/probe.hpp"
 
@@ -9,7 +9,6 @@
 #include "tls/client.hpp"
 
 #include <asio/experimental/as_tuple.hpp>
-#include <asio/experimental/awaitable_operators.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
@@ -21,7 +20,6 @@
 namespace mxtls::scan {
 namespace {
 
-using namespace asio::experimental::awaitable_operators;
 using Clock = std::chrono::steady_clock;
 constexpr auto as_result = asio::experimental::as_tuple(asio::use_awaitable);
 
@@ -321,8 +319,10 @@ asio::awaitable<void> run_probe(const ProbeTarget& target, const ProbeSettings& 
 
   auto executor = co_await asio::this_coro::executor;
   ProbeRun run(result, settings, executor);
+  // The deadlines end the socket's I/O themselves: one coroutine chain per probe, no watchdog.
+  run.clock.guard(run.socket);
   try {
-    co_await (converse(run, target, tls_context, dane) || run.clock.watchdog());
+    co_await converse(run, target, tls_context, dane);
   } catch (const std::exception& e) {
     run.fail(Status::internal, e.what());
   }
