@@ -192,6 +192,17 @@ asio::awaitable<void> BulkScan::run(std::unique_ptr<DomainListReader> input) {
   }
 }
 
+namespace {
+// Outside the coroutine: a DomainResult temporary there would take room in every frame.
+void record_internal_error(DomainResult& d, const InputDomain& input, const char* what) {
+  d = DomainResult{};
+  d.input = input.input;
+  d.domain = input.ascii;
+  d.kind = DomainKind::dns_error;
+  d.error = std::string("internal error: ") + what;
+}
+}  // namespace
+
 asio::awaitable<void> BulkScan::scan_one(InputDomain input) {
   DomainResult d;
   const auto rule = exclude_ != nullptr ? exclude_->match_domain(input.ascii) : std::nullopt;
@@ -204,13 +215,9 @@ asio::awaitable<void> BulkScan::scan_one(InputDomain input) {
   } else {
     try {
       scan::ProbeRunner runner = [this](const ProbeTarget& target, ProbeResult& out) { return scheduler_.run(target, out); };
-      d = co_await scan_domain(input.input, input.ascii, resolver_, settings_.domain, std::move(runner));
+      co_await scan_domain(d, input.input, input.ascii, resolver_, settings_.domain, std::move(runner));
     } catch (const std::exception& e) {
-      d = DomainResult{};
-      d.input = input.input;
-      d.domain = input.ascii;
-      d.kind = DomainKind::dns_error;
-      d.error = std::string("internal error: ") + e.what();
+      record_internal_error(d, input, e.what());
     }
   }
   if (std::any_of(d.probes.begin(), d.probes.end(), held_back_by_blocked_port)) {

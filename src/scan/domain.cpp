@@ -323,11 +323,22 @@ asio::awaitable<bool> resolve_domain(DomainResult& d, dns::Resolver& resolver, c
   co_return true;
 }
 
+// The probes beside the domain's MTA-STS and TLS-RPT lookups: a coroutine of its own, so the
+// pair of results the && hands back lives only while it runs.
+asio::awaitable<void> probe_with_policies(DomainResult& d, std::vector<ProbeTarget> targets, ProbeRunner run_probe,
+                                          dns::Resolver& resolver, const DomainScanSettings& settings) {
+  using namespace asio::experimental::awaitable_operators;
+  auto [probes, policies] = co_await (run_probes(std::move(targets), std::move(run_probe)) &&
+                                      lookup_policies(resolver, d.domain, settings));
+  d.probes = std::move(probes);
+  d.mta_sts = std::move(policies.mta_sts);
+  d.tls_rpt = std::move(policies.tls_rpt);
+}
+
 }  // namespace
 
-asio::awaitable<DomainResult> scan_domain(std::string input, std::string ascii_domain, dns::Resolver& resolver,
-                                          const DomainScanSettings& settings, ProbeRunner run_probe) {
-  DomainResult d;
+asio::awaitable<void> scan_domain(DomainResult& d, std::string input, std::string ascii_domain, dns::Resolver& resolver,
+                                  const DomainScanSettings& settings, ProbeRunner run_probe) {
   d.input = std::move(input);
   d.domain = std::move(ascii_domain);
 
@@ -344,19 +355,13 @@ asio::awaitable<DomainResult> scan_domain(std::string input, std::string ascii_d
     }
     resolved = co_await resolve_domain(d, resolver, settings, targets, not_probed);
   }
-  if (!resolved) co_return d;
+  if (!resolved) co_return;
 
   // connect … quit, every (MX, address) at once, beside the domain's policy lookups
-  if (settings.https) {
-    using namespace asio::experimental::awaitable_operators;
-    auto [probes, policies] = co_await (run_probes(std::move(targets), run_probe) &&
-                                        lookup_policies(resolver, d.domain, settings));
-    d.probes = std::move(probes);
-    d.mta_sts = std::move(policies.mta_sts);
-    d.tls_rpt = std::move(policies.tls_rpt);
-  } else {
-    d.probes = co_await run_probes(std::move(targets), run_probe);
-  }
+  if (settings.https)
+    co_await probe_with_policies(d, std::move(targets), std::move(run_probe), resolver, settings);
+  else
+    d.probes = co_await run_probes(std::move(targets), std::move(run_probe));
   if (d.probes.empty()) {
     if (d.kind == DomainKind::mx) d.kind = DomainKind::no_mx_hosts;
     if (d.error.empty() && !d.mx_hosts.empty()) d.error = d.mx_hosts.front().error;
@@ -366,6 +371,12 @@ asio::awaitable<DomainResult> scan_domain(std::string input, std::string ascii_d
       d.probes.push_back(dns_failure(d, host.name, host.preference, Phase::resolve_addr, host.error, settings.port));
   for (auto& host : not_probed) d.mx_hosts.push_back(std::move(host));
   judge_mta_sts(d);
+}
+
+asio::awaitable<DomainResult> scan_domain(std::string input, std::string ascii_domain, dns::Resolver& resolver,
+                                          const DomainScanSettings& settings, ProbeRunner run_probe) {
+  DomainResult d;
+  co_await scan_domain(d, std::move(input), std::move(ascii_domain), resolver, settings, std::move(run_probe));
   co_return d;
 }
 
