@@ -127,9 +127,15 @@ struct Resolver::Impl {
   CacheCounters counters{};
   Slots query_slots;  // config.max_queries_in_flight
 
+  // What a lookup hands back and the cache keeps: the answer and the final answer's records
+  // of the asked type, nothing else of the message they came in (a bulk scan caches up to
+  // 100 000 of these).
   struct Resolution {
     Answer answer;
-    wire::ParsedResponse response;  // the final answer's records
+    std::vector<MxRecord> mx;
+    std::vector<asio::ip::address> addresses;
+    std::vector<std::string> texts;
+    std::vector<TlsaRecord> tlsa;
   };
 
   // One question to the network, when a slot is free.
@@ -429,7 +435,10 @@ struct Resolver::Impl {
       result.answer.authenticated = all_authenticated;
       result.answer.detail =
           answer_detail(response, result.answer.outcome, response.final_name, type, server);
-      result.response = std::move(response);
+      result.mx = std::move(response.mx);
+      result.addresses = std::move(response.addresses);
+      result.texts = std::move(response.texts);
+      result.tlsa = std::move(response.tlsa);
       co_return result;
     }
   }
@@ -438,11 +447,13 @@ struct Resolver::Impl {
   struct CacheEntry {
     explicit CacheEntry(const asio::any_io_executor& ex) : resolution(ex) {}
     SharedValue<Resolution> resolution;
-    std::list<std::string>::iterator position;
+    std::list<const std::string*>::iterator position;
     bool finished = false;
   };
   std::unordered_map<std::string, std::shared_ptr<CacheEntry>> cache{};
-  std::list<std::string> cache_order{};  // finished entries, most recently used first
+  // Finished entries, most recently used first, by their key in `cache` (a map node's key
+  // stays where it is until the node is erased, whatever rehashing does).
+  std::list<const std::string*> cache_order{};
 
   asio::awaitable<Resolution> cached_resolve(const std::string& name, RecordType type) {
     if (config.cache_entries == 0) {
@@ -459,16 +470,18 @@ struct Resolver::Impl {
       co_return shared;
     }
     auto entry = std::make_shared<CacheEntry>(executor);
-    cache.emplace(key, entry);
+    const std::string* stored_key = &cache.emplace(key, entry).first->first;
     ++counters.queries;
     Resolution fresh = co_await resolve_in_turn(name, type);
     entry->resolution.set(fresh);
-    cache_order.push_front(key);
+    cache_order.push_front(stored_key);
     entry->position = cache_order.begin();
     entry->finished = true;
     while (cache_order.size() > config.cache_entries) {
-      cache.erase(cache_order.back());
+      // Found first, erased by position: the key lives in the node being erased.
+      const auto oldest = cache.find(*cache_order.back());
       cache_order.pop_back();
+      cache.erase(oldest);
     }
     co_return fresh;
   }
@@ -480,7 +493,7 @@ struct Resolver::Impl {
     try {
       Resolution resolution = co_await cached_resolve(name, type);
       static_cast<Answer&>(typed) = std::move(resolution.answer);
-      fill(typed, resolution.response);
+      fill(typed, resolution);
     } catch (const std::exception& e) {
       typed = TypedAnswer{};
       typed.outcome = Outcome::error;
@@ -501,19 +514,19 @@ const CacheCounters& Resolver::cache_counters() const { return impl_->counters; 
 asio::awaitable<MxAnswer> Resolver::mx(std::string name) {
   co_return co_await impl_->lookup<MxAnswer>(
       std::move(name), RecordType::mx,
-      [](MxAnswer& out, wire::ParsedResponse& in) { out.records = std::move(in.mx); });
+      [](MxAnswer& out, auto& in) { out.records = std::move(in.mx); });
 }
 
 asio::awaitable<AddressAnswer> Resolver::a(std::string name) {
   co_return co_await impl_->lookup<AddressAnswer>(std::move(name), RecordType::a,
-                                                  [](AddressAnswer& out, wire::ParsedResponse& in) {
+                                                  [](AddressAnswer& out, auto& in) {
                                                     out.addresses = std::move(in.addresses);
                                                   });
 }
 
 asio::awaitable<AddressAnswer> Resolver::aaaa(std::string name) {
   co_return co_await impl_->lookup<AddressAnswer>(std::move(name), RecordType::aaaa,
-                                                  [](AddressAnswer& out, wire::ParsedResponse& in) {
+                                                  [](AddressAnswer& out, auto& in) {
                                                     out.addresses = std::move(in.addresses);
                                                   });
 }
@@ -521,13 +534,13 @@ asio::awaitable<AddressAnswer> Resolver::aaaa(std::string name) {
 asio::awaitable<TxtAnswer> Resolver::txt(std::string name) {
   co_return co_await impl_->lookup<TxtAnswer>(
       std::move(name), RecordType::txt,
-      [](TxtAnswer& out, wire::ParsedResponse& in) { out.texts = std::move(in.texts); });
+      [](TxtAnswer& out, auto& in) { out.texts = std::move(in.texts); });
 }
 
 asio::awaitable<TlsaAnswer> Resolver::tlsa(std::string name) {
   co_return co_await impl_->lookup<TlsaAnswer>(
       std::move(name), RecordType::tlsa,
-      [](TlsaAnswer& out, wire::ParsedResponse& in) { out.records = std::move(in.tlsa); });
+      [](TlsaAnswer& out, auto& in) { out.records = std::move(in.tlsa); });
 }
 
 // ---- configuration ----------------------------------------------------------------------------
