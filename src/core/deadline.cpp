@@ -57,4 +57,18 @@ asio::awaitable<void> PhaseClock::watchdog() {
   }
 }
 
+ExpiryGuard::ExpiryGuard(const asio::any_io_executor& executor, std::chrono::steady_clock::duration after,
+                         std::function<void()> on_expiry)
+    : state_(std::make_shared<State>(State{std::move(on_expiry)})), timer_(executor, after) {
+  timer_.async_wait([state = state_](const std::error_code& ec) {
+    if (ec || !state->armed) return;
+    state->fired = true;
+    state->on_expiry();
+  });
+}
+
+ExpiryGuard::~ExpiryGuard() {
+  state_->armed = false;  // what on_expiry refers to may go with us
+}
+
 }  // namespace mxtls

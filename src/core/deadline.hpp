@@ -9,6 +9,7 @@
 #include <asio/steady_timer.hpp>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 
 namespace mxtls {
@@ -56,6 +57,30 @@ class PhaseClock {
   clock::duration phase_limit_{};
   std::shared_ptr<Guard> guard_;
   bool fired_ = false;
+};
+
+// One deadline for one exchange, without a second coroutine racing it: when it passes,
+// `on_expiry` runs (typically an I/O object's cancel()) and fired() is true from then on. The
+// work checks fired() before each new wait, so a wait begun after the cancel (its previous
+// step had completed but not yet resumed) cannot hang. Destroying the guard disarms it; the
+// timer's handler may still run afterwards and then does nothing.
+class ExpiryGuard {
+ public:
+  ExpiryGuard(const asio::any_io_executor& executor, std::chrono::steady_clock::duration after,
+              std::function<void()> on_expiry);
+  ~ExpiryGuard();
+  ExpiryGuard(const ExpiryGuard&) = delete;
+  ExpiryGuard& operator=(const ExpiryGuard&) = delete;
+  bool fired() const { return state_->fired; }
+
+ private:
+  struct State {
+    std::function<void()> on_expiry;
+    bool armed = true;
+    bool fired = false;
+  };
+  std::shared_ptr<State> state_;
+  asio::steady_timer timer_;
 };
 
 }  // namespace mxtls

@@ -6,6 +6,7 @@
 #include "dns/ldns_handles.hpp"
 #include "dns/wire.hpp"
 
+#include "core/deadline.hpp"
 #include "core/text.hpp"
 #include "core/waiting.hpp"
 
@@ -199,7 +200,7 @@ struct Resolver::Impl {
   asio::awaitable<Exchange> udp_round_trip(udp::socket& socket, const udp::endpoint& server,
                                            const wire::Question& question,
                                            const std::vector<std::uint8_t>& query,
-                                           std::string& last_problem) {
+                                           std::string& last_problem, const ExpiryGuard& deadline) {
     auto [send_error, sent] = co_await socket.async_send(asio::buffer(query), use_tuple);
     if (send_error) {
       co_return failed("send to " + endpoint_text(server) + ": " + send_error.message());
@@ -209,6 +210,7 @@ struct Resolver::Impl {
     // parsed before the next co_await, so no other query can overwrite it meanwhile.
     thread_local std::array<std::uint8_t, udp_receive_buffer_size> buffer;
     for (;;) {
+      if (deadline.fired()) co_return failed("deadline passed");
       auto [wait_error] = co_await socket.async_wait(udp::socket::wait_read, use_tuple);
       if (wait_error) co_return failed(endpoint_text(server) + ": " + wait_error.message());
       udp::endpoint sender;
@@ -241,14 +243,20 @@ struct Resolver::Impl {
     std::optional<PooledSocket> pooled = take_socket(server, error);
     if (!pooled) co_return failed("UDP socket for " + endpoint_text(server) + ": " + error.message());
 
-    asio::steady_timer deadline(executor, config.timeout);
     std::string last_problem;
-    auto result = co_await (udp_round_trip(pooled->socket, server, question, query, last_problem) ||
-                            deadline.async_wait(use_tuple));
+    // The deadline cancels the socket's wait (a callback on a timer: thousands of queries wait
+    // at once, and racing each with a timer coroutine cost two spawned frames and a parallel
+    // group per query).
+    const ExpiryGuard deadline(executor, config.timeout, [&socket = pooled->socket] {
+      std::error_code ignored;
+      socket.cancel(ignored);
+    });
+    Exchange exchange = co_await udp_round_trip(pooled->socket, server, question, query, last_problem, deadline);
+    const bool timed_out = deadline.fired() && exchange.kind != Exchange::Kind::answered;
     // A socket that saw an answer or a plain timeout goes back for another query; one that
     // failed (ICMP unreachable, send error) is closed.
-    if (result.index() == 1 || std::get<0>(result).kind == Exchange::Kind::answered) give_back_socket(server, std::move(*pooled));
-    if (result.index() == 0) co_return std::get<0>(std::move(result));
+    if (timed_out || exchange.kind == Exchange::Kind::answered) give_back_socket(server, std::move(*pooled));
+    if (!timed_out) co_return exchange;
     if (!last_problem.empty()) {
       co_return failed("malformed answer from " + endpoint_text(server) + ": " + last_problem);
     }

@@ -1,6 +1,7 @@
 // PhaseClock::guard: a passing deadline ends the socket's wait in progress and every later
 // one, a re-armed phase is not cut short, and a handler that runs after the clock is gone
-// touches nothing. Real loopback sockets; the peer never writes unless a case says so.
+// touches nothing; ExpiryGuard alike. Real loopback sockets; the peer never writes unless a
+// case says so.
 #include "core/deadline.hpp"
 
 #include <asio/co_spawn.hpp>
@@ -138,6 +139,38 @@ TEST_CASE("a guard's handler that runs after its clock is gone touches nothing")
   std::array<char, 4> buffer;
   pair.client.read_some(asio::buffer(buffer), ec);
   CHECK(ec == asio::error::would_block);  // the socket was not shut down by a stale handler
+}
+
+TEST_CASE("an ExpiryGuard cancels a wait when its deadline passes, once, and never after it is gone") {
+  asio::io_context io;
+  LoopbackPair pair(io);
+  int fired = 0;
+  std::error_code read_error;
+  bool fired_seen = false;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        const ExpiryGuard deadline(io.get_executor(), 50ms, [&] {
+          ++fired;
+          pair.client.cancel();
+        });
+        std::array<char, 16> buffer;
+        auto [ec, n] = co_await pair.client.async_read_some(asio::buffer(buffer), as_result);
+        read_error = ec;
+        fired_seen = deadline.fired();
+      },
+      asio::detached);
+  io.run_for(10s);
+  CHECK(read_error == asio::error::operation_aborted);
+  CHECK(fired_seen);
+  CHECK(fired == 1);
+
+  // Gone before its deadline: the callback, which may refer to things gone with it, never runs.
+  int late = 0;
+  { const ExpiryGuard short_lived(io.get_executor(), 20ms, [&] { ++late; }); }
+  io.restart();
+  io.run_for(200ms);
+  CHECK(late == 0);
 }
 
 }  // TEST_SUITE
