@@ -15,6 +15,7 @@ namespace {
 using namespace mxtls::dns;
 using namespace mxtls::dns::wire;
 using detail::LdnsPktPtr;
+using detail::LdnsRdfPtr;
 using detail::LdnsRrPtr;
 using detail::MallocPtr;
 
@@ -135,6 +136,47 @@ TEST_SUITE("dns") {
     CHECK((message[3] & 0x20) == 0);  // AD clear
     CHECK((message[2] & 0x01) == 1);  // RD set
     CHECK(build_query(question("", RecordType::a, 7), false).empty());
+  }
+
+  // The hand-written encoder against ldns, the reference it replaced (ldns_pkt_query_new +
+  // ldns_pkt2wire), byte for byte; and the names ldns takes but we must not send.
+  TEST_CASE("build_query writes exactly what ldns writes, and refuses bad names") {
+    const auto with_ldns = [](const Question& q, bool dnssec) {
+      LdnsRdfPtr name(ldns_dname_new_frm_str(q.name.c_str()));
+      REQUIRE(name);
+      LdnsPktPtr packet(ldns_pkt_query_new(name.release(), static_cast<ldns_rr_type>(q.type), LDNS_RR_CLASS_IN, LDNS_RD));
+      ldns_pkt_set_id(packet.get(), q.id);
+      if (dnssec) {
+        ldns_pkt_set_edns_udp_size(packet.get(), edns_udp_size);
+        ldns_pkt_set_edns_do(packet.get(), true);
+        ldns_pkt_set_ad(packet.get(), true);
+      }
+      std::uint8_t* raw = nullptr;
+      std::size_t size = 0;
+      REQUIRE(ldns_pkt2wire(&raw, packet.get(), &size) == LDNS_STATUS_OK);
+      MallocPtr<std::uint8_t> wire(raw);
+      return std::vector<std::uint8_t>(raw, raw + size);
+    };
+    const std::string label63(63, 'a');
+    for (const std::string& name : std::vector<std::string>{"example.test", "example.test.", "mx1.scale.test", "_mta-sts.example.test",
+                                   "_25._tcp.mx.example.test", "*.wild.test", "xn--r8jz45g.jp", "a\\046b.test",
+                                   "\\000\\255.test", "a\\.b.test", label63 + ".test", "a"}) {
+      for (const RecordType type : {RecordType::a, RecordType::aaaa, RecordType::mx, RecordType::txt, RecordType::tlsa}) {
+        for (const bool dnssec : {false, true}) {
+          CAPTURE(name);
+          CAPTURE(dnssec);
+          const Question q = question(name, type, 0xA55A);
+          CHECK(build_query(q, dnssec) == with_ldns(q, dnssec));
+        }
+      }
+    }
+    std::string long_name;
+    while (long_name.size() < 250) long_name += label63.substr(0, 40) + ".";
+    for (const std::string& bad : std::vector<std::string>{"", ".", "a..b", "a..", ".a", label63 + "a.test", long_name + "test",
+                                  "a\\256.test", "a\\12", "a\\"}) {
+      CAPTURE(bad);
+      CHECK(build_query(question(bad, RecordType::a, 1), true).empty());
+    }
   }
 
   TEST_CASE("a query parses as the matching question of its own answer") {
