@@ -29,6 +29,8 @@ class PhaseClock {
   // True once a deadline has passed; after guard() has ended the I/O, for good (a later phase
   // on that socket fails because of the deadline, whatever its own limit).
   bool expired() const { return fired_ || clock::now() >= timer_.expiry(); }
+  // When the current phase's deadline passes.
+  clock::time_point deadline() const { return timer_.expiry(); }
   // How long the current phase was allowed (for "no answer within 10 s" messages).
   clock::duration phase_limit() const { return phase_limit_; }
   bool overall_expired() const { return clock::now() >= overall_end_; }

@@ -39,6 +39,25 @@ class Slots {
     }
   }
 
+  // The same, giving up at `deadline`: false then, and no slot is held. For waits that a
+  // deadline must bound although they are not I/O (nothing else would cancel them).
+  asio::awaitable<bool> acquire_until(std::chrono::steady_clock::time_point deadline) {
+    if (used_ < capacity_ && waiters_.empty()) {
+      ++used_;
+      co_return true;
+    }
+    auto waiter = std::make_shared<Waiter>(executor_, deadline);
+    waiters_.push_back(waiter);
+    while (!waiter->granted) {
+      auto [ec] = co_await waiter->wake.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+      if (!ec && !waiter->granted) {  // the deadline, not release(), woke us
+        waiters_.remove(waiter);
+        co_return false;
+      }
+    }
+    co_return true;
+  }
+
   void release() {
     if (!waiters_.empty()) {  // the slot passes on; `used_` stays the same
       auto next = std::move(waiters_.front());
@@ -57,7 +76,9 @@ class Slots {
 
  private:
   struct Waiter {
-    explicit Waiter(const asio::any_io_executor& ex) : wake(ex, asio::steady_timer::time_point::max()) {}
+    explicit Waiter(const asio::any_io_executor& ex,
+                    asio::steady_timer::time_point until = asio::steady_timer::time_point::max())
+        : wake(ex, until) {}
     asio::steady_timer wake;
     bool granted = false;
   };

@@ -133,6 +133,10 @@ BulkScan::BulkScan(asio::io_context& io, dns::Resolver& resolver, tls::ClientTls
   // once).
   if (!settings_.domain.resolving)
     settings_.domain.resolving = std::make_shared<Slots>(io.get_executor(), resolver.config().max_queries_in_flight);
+  // 500 handshakes in flight keep one core busy even at 300 ms round trips, and bound what a
+  // burst of them holds (see ProbeSettings::handshakes).
+  if (!settings_.domain.probe.handshakes)
+    settings_.domain.probe.handshakes = std::make_shared<Slots>(io.get_executor(), 500);
   scheduler_.on_port25_verdict([this](bool ipv6) {
     // Everything from here on would fail at connect too: start no further domains.
     if (scheduler_.port25().verdict(ipv6) == Port25Watch::Verdict::blocked) stop();

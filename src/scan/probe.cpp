@@ -199,6 +199,17 @@ asio::awaitable<bool> start_tls(ProbeRun& run, smtp::Session& session) {
 asio::awaitable<std::unique_ptr<tls::ClientTlsSession>> handshake(ProbeRun& run, tls::ClientTlsContext& context,
                                                                    const tls::DaneRequest* dane) {
   run.begin(Phase::handshake, run.settings.timeouts.handshake);
+  SlotLease handshaking;
+  if (run.settings.handshakes) {
+    // Not a wait on the socket, so the deadline must end it itself.
+    const bool granted = co_await run.settings.handshakes->acquire_until(run.clock.deadline());
+    if (!granted) {
+      run.fail(Status::timeout, "TLS handshake: not started within " + seconds_text(run.clock.phase_limit()) +
+                                    " (waiting for one of this scan's handshake slots)");
+      co_return nullptr;
+    }
+    handshaking = SlotLease(*run.settings.handshakes);
+  }
   auto tls = std::make_unique<tls::ClientTlsSession>(run.socket, context, dane ? dane->base_domain : run.result.mx, dane);
   auto outcome = co_await tls->handshake();
   if (!outcome.error) co_return tls;

@@ -3,12 +3,14 @@
 #pragma once
 
 #include "core/result.hpp"
+#include "core/waiting.hpp"
 #include "tls/dane.hpp"
 
 #include <asio/awaitable.hpp>
 #include <asio/ip/address.hpp>
 
 #include <chrono>
+#include <memory>
 #include <string>
 
 namespace mxtls::tls {
@@ -41,6 +43,11 @@ struct Timeouts {
 struct ProbeSettings {
   std::string ehlo_name;  // what we call ourselves: truthful (the machine's FQDN by default)
   Timeouts timeouts;
+  // TLS handshakes in progress at once (none: no limit). A handshake holds OpenSSL's record
+  // buffers and its state, some 40 KB, until it ends, and one core completes only a thousand
+  // or two a second: thousands started together would only queue for the CPU, holding that
+  // memory. The wait counts against the handshake's deadline.
+  std::shared_ptr<Slots> handshakes;
 };
 
 // The connection could not even be attempted for want of local resources: EMFILE/ENFILE (no

@@ -14,6 +14,8 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <functional>
+#include <memory>
 
 using namespace mxtls;
 using namespace std::chrono_literals;
@@ -48,9 +50,12 @@ struct ProbeRun {
   std::chrono::milliseconds took{};
 };
 
-// Runs one probe of "mx.fake.test" at the fake and returns the result and what the fake saw.
-ProbeRun probe(fakes::Script script, scan::ProbeSettings settings = fast_settings()) {
+// Runs one probe of "mx.fake.test" at the fake and returns the result and what the fake saw;
+// `prepare` may set up the settings with the probe's io_context first.
+ProbeRun probe(fakes::Script script, scan::ProbeSettings settings = fast_settings(),
+               const std::function<void(asio::io_context&, scan::ProbeSettings&)>& prepare = {}) {
   asio::io_context io;
+  if (prepare) prepare(io, settings);
   fakes::ScriptedSmtpOptions options;
   options.drain_timeout = 500ms;
   fakes::ScriptedSmtp fake(io.get_executor(), std::move(script), options);
@@ -105,6 +110,29 @@ TEST_CASE("good server: STARTTLS, TLS 1.3, Verified, EHLO again, QUIT") {
   CHECK(run.sessions[0].lines().back() == "QUIT");
   check_no_mail_commands(run);
   CHECK(r.phase_ms.size() >= 7);
+}
+
+TEST_CASE("a handshake slot is held for the handshake only; with none free, the deadline ends the wait") {
+  std::shared_ptr<Slots> slots;
+  auto run = probe(fakes::starttls_session(pki().good), fast_settings(), [&](asio::io_context& io, scan::ProbeSettings& s) {
+    slots = std::make_shared<Slots>(io.get_executor(), 1);
+    s.handshakes = slots;
+  });
+  CHECK(run.result.status == Status::ok);
+  CHECK(slots->idle());
+
+  // The only slot is taken for good: the probe must still end, at its handshake deadline.
+  auto starved = probe(fakes::starttls_session(pki().good), fast_settings(), [&](asio::io_context& io, scan::ProbeSettings& s) {
+    slots = std::make_shared<Slots>(io.get_executor(), 1);
+    asio::co_spawn(io, slots->acquire(), asio::detached);  // never released
+    s.handshakes = slots;
+  });
+  CHECK(starved.result.status == Status::timeout);
+  CHECK(starved.result.failed_phase == Phase::handshake);
+  CHECK(starved.result.error.find("handshake slots") != std::string::npos);
+  CHECK(slots->waiting() == 0);  // the expired waiter left the queue
+  CHECK(slots->in_use() == 1);
+  check_no_mail_commands(starved);
 }
 
 TEST_CASE("certificate verdicts: self-signed, wrong name, expired, TLS 1.2 only") {
