@@ -224,13 +224,17 @@ asio::awaitable<void> BulkScan::scan_one(InputDomain input) {
       record_internal_error(d, input, e.what());
     }
   }
+  deliver(d);
+  domain_slots_.release();
+  if (--counters_.in_flight == 0) all_finished_.cancel();
+}
+
+void BulkScan::deliver(DomainResult& d) {
   if (std::any_of(d.probes.begin(), d.probes.end(), held_back_by_blocked_port)) {
     // Its failures are this network's, not the servers': not written, so --resume (from a
     // network that lets port 25 out) scans it again.
     ++counters_.held_back;
-    domain_slots_.release();
-    if (--counters_.in_flight == 0) all_finished_.cancel();
-    co_return;
+    return;
   }
   report::judge_domain(d);
   for (const auto& p : d.probes) {
@@ -246,9 +250,6 @@ asio::awaitable<void> BulkScan::scan_one(InputDomain input) {
     stop();
   }
   ++counters_.finished;
-  domain_slots_.release();
-  if (--counters_.in_flight == 0) all_finished_.cancel();
-  co_return;
 }
 
 }  // namespace mxtls::scan

@@ -82,6 +82,8 @@ class BulkScan {
 
  private:
   asio::awaitable<void> scan_one(InputDomain domain);
+  // A finished domain: judged and handed to on_domain, or held back (see scan_one).
+  void deliver(DomainResult& d);
 
   asio::io_context& io_;
   dns::Resolver& resolver_;
