@@ -26,22 +26,10 @@ class Slots {
   Slots(asio::any_io_executor executor, std::size_t capacity)
       : executor_(std::move(executor)), capacity_(capacity == 0 ? 1 : capacity) {}
 
-  asio::awaitable<void> acquire() {
-    if (used_ < capacity_ && waiters_.empty()) {
-      ++used_;
-      co_return;
-    }
-    auto waiter = std::make_shared<Waiter>(executor_);
-    waiters_.push_back(waiter);
-    while (!waiter->granted) {
-      auto [ec] = co_await waiter->wake.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-      (void)ec;  // cancel() is how we are woken; `granted` says whether it was for us
-    }
-  }
-
-  // The same, giving up at `deadline`: false then, and no slot is held. For waits that a
-  // deadline must bound although they are not I/O (nothing else would cancel them).
-  asio::awaitable<bool> acquire_until(std::chrono::steady_clock::time_point deadline) {
+  // Waits for a slot: true once one is held. With a deadline (for waits that a deadline must
+  // bound although they are not I/O, so nothing else would cancel them), false when it passes
+  // first, and then no slot is held.
+  asio::awaitable<bool> acquire(std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max()) {
     if (used_ < capacity_ && waiters_.empty()) {
       ++used_;
       co_return true;
@@ -54,6 +42,7 @@ class Slots {
         waiters_.remove(waiter);
         co_return false;
       }
+      // Otherwise cancel() was the wake-up call; `granted` says whether it was for us.
     }
     co_return true;
   }
@@ -76,9 +65,7 @@ class Slots {
 
  private:
   struct Waiter {
-    explicit Waiter(const asio::any_io_executor& ex,
-                    asio::steady_timer::time_point until = asio::steady_timer::time_point::max())
-        : wake(ex, until) {}
+    Waiter(const asio::any_io_executor& ex, asio::steady_timer::time_point until) : wake(ex, until) {}
     asio::steady_timer wake;
     bool granted = false;
   };

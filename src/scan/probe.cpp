@@ -202,7 +202,7 @@ asio::awaitable<std::unique_ptr<tls::ClientTlsSession>> handshake(ProbeRun& run,
   SlotLease handshaking;
   if (run.settings.handshakes) {
     // Not a wait on the socket, so the deadline must end it itself.
-    const bool granted = co_await run.settings.handshakes->acquire_until(run.clock.deadline());
+    const bool granted = co_await run.settings.handshakes->acquire(run.clock.deadline());
     if (!granted) {
       run.fail(Status::timeout, "TLS handshake: not started within " + seconds_text(run.clock.phase_limit()) +
                                     " (waiting for one of this scan's handshake slots)");
