@@ -2,6 +2,8 @@
 // No OpenSSL, ldns or Asio types here; the probe's data carries its state.
 #pragma once
 
+#include "core/heap_optional.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -146,7 +148,8 @@ struct ProbeResult {
   std::string injected_after_starttls;          // bytes after "220" to STARTTLS, escaped
   int starttls_code = 0;                        // reply code to STARTTLS
   std::string starttls_reply;
-  std::optional<TlsFacts> tls;                  // set once the handshake completed
+  HeapOptional<TlsFacts> tls;                   // set once the handshake completed (heap: most
+                                                // results in flight have none yet)
   std::vector<std::string> ehlo_after_tls;      // keywords after TLS
   std::vector<PhaseTime> phase_ms;
   std::int64_t elapsed_ms = 0;

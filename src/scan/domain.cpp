@@ -97,7 +97,7 @@ asio::awaitable<ResolvedHost> resolve_host(dns::Resolver& resolver, MxHost host,
     }
     out.tlsa_ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
     out.dane.looked_up = true;
-    out.dane.tlsa = std::move(tlsa);
+    out.dane.tlsa = std::move(*tlsa);  // set by one of the two lookups above
   }
   out.host = std::move(host);
   co_return out;

@@ -3,6 +3,7 @@
 // OpenSSL's own DANE code on the live connection.
 #pragma once
 
+#include "core/heap_optional.hpp"
 #include "core/result.hpp"
 #include "dns/resolver.hpp"
 
@@ -32,7 +33,7 @@ std::string tlsa_text(const dns::TlsaRecord& record);
 struct DaneLookup {
   bool addresses_secure = false;   // every A/AAAA answer of the MX host carried AD
   bool looked_up = false;          // a TLSA query was sent
-  std::optional<dns::TlsaAnswer> tlsa;
+  HeapOptional<dns::TlsaAnswer> tlsa;  // heap: every probe target of a bulk scan carries one
   // The TLSA base domain when it is not the MX host name: the host's secure CNAME target, where
   // TLSA records were found (RFC 7672 §2.2.2). Empty: the MX host name.
   std::string base_domain;
