@@ -1,9 +1,10 @@
-// Stub resolver transport: each query goes out on a fresh UDP socket (random source port,
-// random ID), waits under a per-attempt deadline for a matching answer, retries over all
-// servers, and falls back to TCP on truncation. ldns work lives in dns/wire.
+// Stub resolver transport: each query goes out on a connected UDP socket (reused a bounded
+// number of times, random ID), waits under a per-attempt deadline for a matching answer, retries
+// over all servers, and falls back to TCP on truncation. Message bytes are dns/wire's work.
 #include "dns/resolver.hpp"
 
 #include "dns/ldns_handles.hpp"
+#include "dns/resolution.hpp"
 #include "dns/wire.hpp"
 
 #include "core/deadline.hpp"
@@ -135,17 +136,6 @@ struct Resolver::Impl {
   ResolverConfig config;
   CacheCounters counters{};
   Slots query_slots;  // config.max_queries_in_flight
-
-  // What a lookup hands back and the cache keeps: the answer and the final answer's records
-  // of the asked type, nothing else of the message they came in (a bulk scan caches up to
-  // 100 000 of these).
-  struct Resolution {
-    Answer answer;
-    std::vector<MxRecord> mx;
-    std::vector<asio::ip::address> addresses;
-    std::vector<std::string> texts;
-    std::vector<TlsaRecord> tlsa;
-  };
 
   // One question to the network, when a slot is free.
   asio::awaitable<Resolution> resolve_in_turn(const std::string& name, RecordType type) {
@@ -460,13 +450,15 @@ struct Resolver::Impl {
   }
 
   // ---- cache: one query per (type, name) while the entry lives ----
+  // A bulk scan keeps up to 100 000 answers, three or more per domain. While the first lookup
+  // of a name runs, later askers wait on `pending`; once it is done the answer is kept packed
+  // (dns/resolution.hpp), a few dozen bytes, and unpacked for each hit.
   struct CacheEntry {
-    explicit CacheEntry(const asio::any_io_executor& ex) : resolution(ex) {}
-    SharedValue<Resolution> resolution;
-    std::list<const std::string*>::iterator position;
-    bool finished = false;
+    std::shared_ptr<SharedValue<Resolution>> pending;  // set while the lookup runs
+    std::string packed;                                // the answer, once it is in
+    std::list<const std::string*>::iterator position;  // in cache_order, once it is in
   };
-  std::unordered_map<std::string, std::shared_ptr<CacheEntry>> cache{};
+  std::unordered_map<std::string, CacheEntry> cache{};
   // Finished entries, most recently used first, by their key in `cache` (a map node's key
   // stays where it is until the node is erased, whatever rehashing does).
   std::list<const std::string*> cache_order{};
@@ -477,22 +469,40 @@ struct Resolver::Impl {
       Resolution fresh = co_await resolve_in_turn(name, type);
       co_return fresh;
     }
-    const std::string key = std::to_string(static_cast<int>(type)) + " " + ascii_lower(name);
+    // "Example.TEST." and "example.test" are one name to DNS, and so one entry here.
+    std::string key = ascii_lower(name.ends_with('.') ? std::string_view(name).substr(0, name.size() - 1) : name);
+    key += ' ';
+    key += std::to_string(static_cast<int>(type));
     if (const auto found = cache.find(key); found != cache.end()) {
-      std::shared_ptr<CacheEntry> entry = found->second;
-      if (entry->finished) cache_order.splice(cache_order.begin(), cache_order, entry->position);
       ++counters.hits;
-      Resolution shared = co_await entry->resolution.get();
-      co_return shared;
+      CacheEntry& entry = found->second;
+      if (!entry.pending) {
+        cache_order.splice(cache_order.begin(), cache_order, entry.position);
+        co_return unpack(entry.packed);
+      }
+      // Our own reference: the entry drops its `pending` when the lookup ends.
+      const std::shared_ptr<SharedValue<Resolution>> pending = entry.pending;
+      co_await pending->wait();
+      co_return pending->value();
     }
-    auto entry = std::make_shared<CacheEntry>(executor);
-    const std::string* stored_key = &cache.emplace(key, entry).first->first;
+    // A map node stays where it is until erased, and only finished entries are ever erased.
+    const auto inserted = cache.emplace(std::move(key), CacheEntry{}).first;
+    CacheEntry& entry = inserted->second;
+    entry.pending = std::make_shared<SharedValue<Resolution>>(executor);
     ++counters.queries;
-    Resolution fresh = co_await resolve_in_turn(name, type);
-    entry->resolution.set(fresh);
-    cache_order.push_front(stored_key);
-    entry->position = cache_order.begin();
-    entry->finished = true;
+    Resolution fresh;
+    try {
+      fresh = co_await resolve_in_turn(name, type);
+    } catch (const std::exception& e) {
+      // Whoever waits on this entry must be woken with an answer, whatever happened here.
+      fresh.answer.outcome = Outcome::error;
+      fresh.answer.detail = std::string("internal error resolving ") + name + ": " + e.what();
+    }
+    entry.packed = pack(fresh);
+    entry.pending->set(fresh);
+    entry.pending.reset();
+    cache_order.push_front(&inserted->first);
+    entry.position = cache_order.begin();
     while (cache_order.size() > config.cache_entries) {
       // Found first, erased by position: the key lives in the node being erased.
       const auto oldest = cache.find(*cache_order.back());

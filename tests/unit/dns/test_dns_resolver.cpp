@@ -7,6 +7,7 @@
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/io_context.hpp>
+#include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 #include <doctest/doctest.h>
 
@@ -471,6 +472,74 @@ TEST_SUITE("dns") {
     // Two at a time, 100 ms each (www is a CNAME: two questions in one turn): at least three
     // rounds. A lower bound only, so a slow machine cannot fail it.
     CHECK(took >= 300ms);
+  }
+
+  TEST_CASE("resolver cache: one question per name and type, answers kept whole, least recently used out") {
+    ZoneServerOptions options;
+    options.delay = 50ms;  // the first lookup is still out when the others ask
+    Lab lab(options);
+    auto config = lab.config();
+    config.cache_entries = 3;
+    Resolver resolver(lab.io.get_executor(), config);
+    const CacheCounters& counters = resolver.cache_counters();
+    constexpr int together = 5;
+    int same = 0, done = 0;
+    const char* const spellings[] = {"mx1.example.test", "MX1.example.test", "mx1.Example.Test", "mx1.example.test",
+                                     "Mx1.example.test"};
+    for (int i = 0; i < together; ++i) {
+      asio::co_spawn(
+          lab.io,
+          [&, name = std::string(spellings[i])]() -> asio::awaitable<void> {
+            const auto answer = co_await resolver.a(name);
+            same += answer.outcome == Outcome::ok && answer.addresses == std::vector{asio::ip::make_address("127.0.0.11")};
+            ++done;
+          },
+          asio::detached);
+    }
+    std::optional<AddressAnswer> cname_fresh, cname_cached, mx1_again;
+    std::optional<MxAnswer> mx_fresh, mx_cached;
+    std::optional<TxtAnswer> missing_fresh, missing_cached;
+    std::uint64_t queries_before_eviction = 0;
+    asio::co_spawn(
+        lab.io,
+        [&]() -> asio::awaitable<void> {
+          asio::steady_timer wait(lab.io, 200ms);
+          co_await wait.async_wait(asio::use_awaitable);
+          cname_fresh = co_await resolver.a("www.example.test");
+          cname_cached = co_await resolver.a("WWW.example.test");
+          mx_fresh = co_await resolver.mx("example.test");
+          mx_cached = co_await resolver.mx("example.test.");
+          // Entries now, most recent first: MX example.test, A www, A mx1. A fourth pushes out mx1.
+          missing_fresh = co_await resolver.txt("nope.example.test");
+          missing_cached = co_await resolver.txt("nope.example.test");
+          queries_before_eviction = counters.queries;
+          mx1_again = co_await resolver.a("mx1.example.test");
+          lab.server.stop();
+        },
+        asio::detached);
+    lab.io.run_for(30s);
+
+    CHECK(done == together);
+    CHECK(same == together);
+    REQUIRE(cname_cached);
+    CHECK(cname_cached->outcome == Outcome::ok);
+    CHECK(cname_cached->cnames == cname_fresh->cnames);
+    CHECK(cname_cached->cnames == std::vector<std::string>{"mx1.example.test"});
+    CHECK(cname_cached->canonical_name == cname_fresh->canonical_name);
+    CHECK(cname_cached->addresses == cname_fresh->addresses);
+    REQUIRE(mx_cached);
+    REQUIRE(mx_cached->records.size() == 2);
+    CHECK(mx_cached->records[0].preference == mx_fresh->records[0].preference);
+    CHECK(mx_cached->records[1].host == mx_fresh->records[1].host);
+    REQUIRE(missing_cached);
+    CHECK(missing_cached->outcome == Outcome::nxdomain);
+    CHECK(missing_cached->detail == missing_fresh->detail);
+    // mx1 once, www, the MX, the missing name: four questions; five spellings and three repeats hit.
+    CHECK(queries_before_eviction == 4);
+    REQUIRE(mx1_again);
+    CHECK(mx1_again->outcome == Outcome::ok);
+    CHECK(counters.queries == 5);  // mx1 was the least recently used: asked again
+    CHECK(counters.hits == together - 1 + 3);
   }
 
   TEST_CASE("Outcome names") {
