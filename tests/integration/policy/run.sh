@@ -12,6 +12,7 @@ export PATH=$PATH:/usr/sbin:/sbin     # nsd, unbound, nginx, postfix (root shell
 
 script=$(realpath "${BASH_SOURCE[0]}")
 here=$(dirname "$script")
+source "$here/../lib/postfix.sh"
 if [ $# -ne 1 ]; then
     echo "usage: $0 PATH/TO/mxtls" >&2
     exit 2
@@ -64,15 +65,7 @@ install_missing() {
     command -v python3 >/dev/null || missing+=(python3)
     command -v unshare >/dev/null || missing+=(util-linux)
     command -v ip >/dev/null || missing+=(iproute2)
-    [ ${#missing[@]} -eq 0 ] && return 0
-    echo "installing: ${missing[*]}"
-    echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
-    export DEBIAN_FRONTEND=noninteractive
-    # apt-get update only when the package lists cannot satisfy the install.
-    if ! apt-get install -y --no-install-recommends "${missing[@]}"; then
-        apt-get update
-        apt-get install -y --no-install-recommends "${missing[@]}"
-    fi
+    install_packages "${missing[@]}"
 }
 
 if [ -z "${MXTLS_POLICY_IN_NAMESPACE:-}" ]; then
@@ -91,12 +84,11 @@ fi
 ip link set lo up
 
 work=$(mktemp -d /tmp/mxtls-policy.XXXXXX)
-chmod 755 "$work"   # Postfix daemons and nginx workers drop privileges and must reach their files
-pki=$work/pki dns=$work/dns www=$work/www ng=$work/nginx pfconf=$work/postfix queue=$work/queue cases=$work/cases
-mkdir -p "$pki" "$dns" "$www" "$ng/tmp" "$pfconf" "$queue" "$work/data" "$cases"
-chown postfix: "$work/data"    # master.lock and friends; postfix check insists on this owner
+postfix_dirs        # also opens $work to nginx workers, which drop privileges like Postfix daemons
+pki=$work/pki dns=$work/dns www=$work/www ng=$work/nginx cases=$work/cases
+mkdir -p "$pki" "$dns" "$www" "$ng/tmp" "$cases"
 summary_file=$work/summary
-nsd_pid='' unbound_pid='' nginx_pid='' postfix_started=''
+nsd_pid='' unbound_pid='' nginx_pid=''
 
 log() { printf '[policy-suite %3ss] %s\n' "$SECONDS" "$*"; }
 
@@ -112,15 +104,7 @@ stop_pid() {   # stop_pid PID: TERM, wait up to 5 s, then KILL
 cleanup() {
     local rc=$?
     set +e
-    if [ -n "$postfix_started" ]; then
-        postfix -c "$pfconf" stop >/dev/null 2>&1
-        local master_pid=""
-        [ -r "$queue/pid/master.pid" ] && read -r master_pid < "$queue/pid/master.pid"
-        if [ -n "$master_pid" ]; then
-            for _ in $(seq 50); do kill -0 "$master_pid" 2>/dev/null || break; sleep 0.2; done
-            kill -KILL "$master_pid" 2>/dev/null
-        fi
-    fi
+    postfix_stop
     stop_pid "$nginx_pid"
     stop_pid "$unbound_pid"
     stop_pid "$nsd_pid"
@@ -457,60 +441,26 @@ nginx_pid=$!
 
 # ---------------------------------------------------------------------------------------------------
 # Postfix: one instance, one smtpd per SMTP host, no delivery anywhere, logging to a file.
-cat > "$pfconf/main.cf" <<EOF
-compatibility_level = 3.6
-queue_directory = $queue
-data_directory = $work/data
-mail_owner = postfix
-setgid_group = postdrop
+{
+    postfix_main_cf
+    cat <<EOF
 myhostname = mx.policy.test
 mydomain = policy.test
-myorigin = \$mydomain
-mydestination =
-relay_domains =
-inet_interfaces = loopback-only
-inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
-# Accept nothing for delivery anywhere: the scanner never sends mail, and neither does this instance.
-default_transport = discard:nowhere
-local_transport = discard:nowhere
-relay_transport = discard:nowhere
-maillog_file = $work/postfix.log
-maillog_file_prefixes = $work
 smtpd_peername_lookup = no
 smtpd_tls_loglevel = 1
 # A certificate verdict is wanted everywhere: no anonymous suites.
 smtpd_tls_exclude_ciphers = aNULL
 EOF
+} > "$pfconf/main.cf"
 {
     for h in "${smtp_hosts[@]}"; do
         echo "${smtp_address[$h]}:smtp inet n - n - 4 smtpd -o syslog_name=postfix/$h" \
              "-o myhostname=${smtp_cert_name[$h]} -o smtpd_tls_security_level=may" \
              "-o smtpd_tls_chain_files=$pki/smtp-$h.pem"
     done
-    cat <<'EOF'
-postlog   unix-dgram n - n - 1 postlogd
-pickup    unix n - n 60 1 pickup
-cleanup   unix n - n - 0 cleanup
-qmgr      unix n - n 300 1 qmgr
-tlsmgr    unix - - n 1000? 1 tlsmgr
-rewrite   unix - - n - - trivial-rewrite
-bounce    unix - - n - 0 bounce
-defer     unix - - n - 0 bounce
-trace     unix - - n - 0 bounce
-verify    unix - - n - 1 verify
-flush     unix n - n 1000? 0 flush
-proxymap  unix - - n - - proxymap
-anvil     unix - - n - 1 anvil
-scache    unix - - n - 1 scache
-discard   unix - - n - - discard
-error     unix - - n - - error
-retry     unix - - n - - error
-EOF
+    postfix_master_services
 } > "$pfconf/master.cf"
-log "starting Postfix ($pfconf)"
-postfix_started=yes
-postfix -c "$pfconf" start >/dev/null 2>&1 || die "postfix start failed"
+postfix_start
 
 # Ready = every smtpd greets with 220 and nginx accepts connections.
 banner() {

@@ -10,6 +10,7 @@ export PATH=$PATH:/usr/sbin:/sbin     # postfix, posttls-finger (root shells wit
 
 script=$(realpath "${BASH_SOURCE[0]}")
 here=$(dirname "$script")
+source "$here/../lib/postfix.sh"
 if [ $# -ne 1 ]; then
     echo "usage: $0 PATH/TO/mxtls" >&2
     exit 2
@@ -49,15 +50,7 @@ install_missing() {
     command -v faketime >/dev/null || missing+=(faketime)
     command -v python3 >/dev/null || missing+=(python3)
     command -v unshare >/dev/null || missing+=(util-linux)
-    [ ${#missing[@]} -eq 0 ] && return 0
-    echo "installing: ${missing[*]}"
-    echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
-    export DEBIAN_FRONTEND=noninteractive
-    # apt-get update only when the package lists cannot satisfy the install.
-    if ! apt-get install -y --no-install-recommends "${missing[@]}"; then
-        apt-get update
-        apt-get install -y --no-install-recommends "${missing[@]}"
-    fi
+    install_packages "${missing[@]}"
 }
 
 if [ -z "${MXTLS_PF_IN_NAMESPACE:-}" ]; then
@@ -75,14 +68,10 @@ fi
 # Stage 2 (private mount namespace). From here on every DNS lookup of every process goes to the lab
 # DNS on 127.0.26.53: the bind mount below is visible only inside this namespace.
 work=$(mktemp -d /tmp/mxtls-postfix.XXXXXX)
-chmod 755 "$work"              # Postfix daemons drop to the postfix user and must reach their files
-pfconf=$work/postfix
-queue=$work/queue
+postfix_dirs
 pki=$work/pki
 finger=$work/finger
-mkdir -p "$pfconf" "$queue" "$work/data" "$pki" "$finger"
-chown postfix: "$work/data"    # master.lock and friends; postfix check insists on this owner
-postfix_started=
+mkdir -p "$pki" "$finger"
 lab_pid=
 
 log() { printf '[postfix-suite %3ss] %s\n' "$SECONDS" "$*"; }
@@ -90,15 +79,8 @@ log() { printf '[postfix-suite %3ss] %s\n' "$SECONDS" "$*"; }
 cleanup() {
     local rc=$?
     set +e
-    if [ -n "$postfix_started" ]; then
-        postfix -c "$pfconf" stop >/dev/null 2>&1
-        local master_pid="" i
-        [ -r "$queue/pid/master.pid" ] && read -r master_pid < "$queue/pid/master.pid"
-        if [ -n "$master_pid" ]; then
-            for i in $(seq 50); do kill -0 "$master_pid" 2>/dev/null || break; sleep 0.2; done
-            kill -KILL "$master_pid" 2>/dev/null
-        fi
-    fi
+    postfix_stop
+    local i
     if [ -n "$lab_pid" ]; then
         kill -TERM "$lab_pid" 2>/dev/null
         for i in $(seq 25); do kill -0 "$lab_pid" 2>/dev/null || break; sleep 0.2; done
@@ -209,26 +191,11 @@ openssl x509 -in "$pki/good.crt" -noout -checkend 86400 >/dev/null || die "the '
 
 # ---------------------------------------------------------------------------------------------------
 # Postfix: one instance, one smtpd per personality, no delivery anywhere, logging to a file.
-cat > "$pfconf/main.cf" <<EOF
-compatibility_level = 3.6
-queue_directory = $queue
-data_directory = $work/data
-mail_owner = postfix
-setgid_group = postdrop
+{
+    postfix_main_cf
+    cat <<EOF
 myhostname = mx.pf.test
 mydomain = pf.test
-myorigin = \$mydomain
-mydestination =
-relay_domains =
-inet_interfaces = loopback-only
-inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
-# Accept nothing for delivery anywhere: the scanner never sends mail, and neither does this instance.
-default_transport = discard:nowhere
-local_transport = discard:nowhere
-relay_transport = discard:nowhere
-maillog_file = $work/postfix.log
-maillog_file_prefixes = $work
 # No reverse lookups of clients: the test never needs them.
 smtpd_peername_lookup = no
 smtpd_tls_loglevel = 1
@@ -236,6 +203,7 @@ smtpd_tls_loglevel = 1
 # (what a scanner reports), not of which client asked.
 tls_preempt_cipherlist = yes
 EOF
+} > "$pfconf/main.cf"
 
 personality_options() {
     local p=$1
@@ -268,25 +236,7 @@ personality_options() {
     for p in "${personalities[@]}"; do
         echo "${address[$p]}:smtp inet n - n - 4 smtpd$(personality_options "$p")"
     done
-    cat <<'EOF'
-postlog   unix-dgram n - n - 1 postlogd
-pickup    unix n - n 60 1 pickup
-cleanup   unix n - n - 0 cleanup
-qmgr      unix n - n 300 1 qmgr
-tlsmgr    unix - - n 1000? 1 tlsmgr
-rewrite   unix - - n - - trivial-rewrite
-bounce    unix - - n - 0 bounce
-defer     unix - - n - 0 bounce
-trace     unix - - n - 0 bounce
-verify    unix - - n - 1 verify
-flush     unix n - n 1000? 0 flush
-proxymap  unix - - n - - proxymap
-anvil     unix - - n - 1 anvil
-scache    unix - - n - 1 scache
-discard   unix - - n - - discard
-error     unix - - n - - error
-retry     unix - - n - - error
-EOF
+    postfix_master_services
 } > "$pfconf/master.cf"
 
 # ---------------------------------------------------------------------------------------------------
@@ -301,9 +251,7 @@ for i in $(seq 100); do
 done
 grep -q ready "$work/lab.log" || die "mxtls lab did not print 'ready' within 20 s"
 
-log "starting Postfix ($pfconf)"
-postfix_started=yes
-postfix -c "$pfconf" start >/dev/null 2>&1 || die "postfix start failed"
+postfix_start
 
 # Ready = every smtpd answers with its 220 greeting.
 banner() {

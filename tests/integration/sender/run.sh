@@ -30,28 +30,17 @@ sender_address=127.0.27.30     # Postfix's smtp client binds here, so the peer i
 sender_name=sender.pf27.test
 listen_name=listen.pf27.test
 
+source "$(dirname "$(realpath "${BASH_SOURCE[0]}")")/../lib/postfix.sh"
 install_missing() {
     local -a missing=()
     { command -v postfix && command -v sendmail && command -v postqueue; } >/dev/null || missing+=(postfix)
     command -v python3 >/dev/null || missing+=(python3)
-    [ ${#missing[@]} -eq 0 ] && return 0
-    echo "installing: ${missing[*]}"
-    echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
-    export DEBIAN_FRONTEND=noninteractive
-    if ! apt-get install -y --no-install-recommends "${missing[@]}"; then
-        apt-get update
-        apt-get install -y --no-install-recommends "${missing[@]}"
-    fi
+    install_packages "${missing[@]}"
 }
 install_missing
 
 work=$(mktemp -d /tmp/mxtls-sender.XXXXXX)
-chmod 755 "$work"              # Postfix daemons drop to the postfix user and must reach their files
-pfconf=$work/postfix
-queue=$work/queue
-mkdir -p "$pfconf" "$queue" "$work/data"
-chown postfix: "$work/data"
-postfix_started=
+postfix_dirs
 listen_pid=
 
 log() { printf '[sender-suite %3ss] %s\n' "$SECONDS" "$*"; }
@@ -70,15 +59,7 @@ cleanup() {
     local rc=$?
     set +e
     stop_listen
-    if [ -n "$postfix_started" ]; then
-        postfix -c "$pfconf" stop >/dev/null 2>&1
-        local master_pid="" i
-        [ -r "$queue/pid/master.pid" ] && read -r master_pid < "$queue/pid/master.pid"
-        if [ -n "$master_pid" ]; then
-            for i in $(seq 50); do kill -0 "$master_pid" 2>/dev/null || break; sleep 0.2; done
-            kill -KILL "$master_pid" 2>/dev/null
-        fi
-    fi
+    postfix_stop
     if [ "$rc" -ne 0 ]; then
         for f in "$work/postfix.log" "$work"/*.err; do
             [ -s "$f" ] || continue
@@ -109,63 +90,31 @@ fi
 # The sending Postfix: no smtpd at all, two smtp transports to the same receiver. main.cf leaves
 # smtp_tls_security_level empty, as CentOS 7 and Amazon Linux 2 ship it; the "may" transport
 # overrides it the way an admin's fix would.
-cat > "$pfconf/main.cf" <<EOF
-compatibility_level = 3.6
-queue_directory = $queue
-data_directory = $work/data
-mail_owner = postfix
-setgid_group = postdrop
+{
+    postfix_main_cf
+    # Only the two test domains go anywhere (transport_maps); everything else, bounces included,
+    # is discarded by the shared settings.
+    cat <<EOF
 syslog_name = postfix-sender
 myhostname = $sender_name
 mydomain = pf27.test
-myorigin = \$mydomain
-mydestination =
-relay_domains =
-inet_interfaces = loopback-only
-inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
-maillog_file = $work/postfix.log
-maillog_file_prefixes = $work
 transport_maps = texthash:$pfconf/transport
-# Nothing may go anywhere else, bounces included.
-default_transport = discard:nowhere
-local_transport = discard:nowhere
 smtp_bind_address = $sender_address
 smtp_tls_security_level =
 smtp_tls_loglevel = 1
 smtp_connect_timeout = 10s
 EOF
+} > "$pfconf/main.cf"
 cat > "$pfconf/transport" <<EOF
 clear.pf27.test  smtp:[$listen_address]:$listen_port
 may.pf27.test    smtp_may:[$listen_address]:$listen_port
 EOF
-cat > "$pfconf/master.cf" <<'EOF'
-postlog   unix-dgram n - n - 1 postlogd
-pickup    unix n - n 60 1 pickup
-cleanup   unix n - n - 0 cleanup
-qmgr      unix n - n 300 1 qmgr
-tlsmgr    unix - - n 1000? 1 tlsmgr
-rewrite   unix - - n - - trivial-rewrite
-bounce    unix - - n - 0 bounce
-defer     unix - - n - 0 bounce
-trace     unix - - n - 0 bounce
-verify    unix - - n - 1 verify
-flush     unix n - n 1000? 0 flush
-proxymap  unix - - n - - proxymap
-showq     unix n - n - - showq
-smtp      unix - - n - - smtp
-smtp_may  unix - - n - - smtp -o smtp_tls_security_level=may
-anvil     unix - - n - 1 anvil
-scache    unix - - n - 1 scache
-discard   unix - - n - - discard
-error     unix - - n - - error
-retry     unix - - n - - error
-EOF
+{
+    postfix_master_services
+    echo "smtp_may  unix - - n - - smtp -o smtp_tls_security_level=may"
+} > "$pfconf/master.cf"
 
-log "starting the sending Postfix ($pfconf)"
-postfix_started=yes
-postfix -c "$pfconf" start > "$work/postfix-start.err" 2>&1 ||
-    die "postfix start failed: $(tail -n 5 "$work/postfix-start.err")"
+postfix_start
 
 # ---------------------------------------------------------------------------------------------------
 # One case: mxtls listen --once, a message through the transport, Postfix's log, mxtls's verdict.
