@@ -6,7 +6,7 @@
 #include "core/text.hpp"
 
 #include "dns/zone_server.hpp"
-#include "lab/channel.hpp"
+#include "lab/text.hpp"
 #include "lab/policy_server.hpp"
 #include "lab/zone_hosts.hpp"
 #include "tls/pki.hpp"

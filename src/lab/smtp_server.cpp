@@ -3,7 +3,8 @@
 // misbehaving client (or scanner) can neither hang a session nor grow its memory.
 #include "lab/smtp_server.hpp"
 
-#include "lab/channel.hpp"
+#include "lab/text.hpp"
+#include "smtp/server_channel.hpp"
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
@@ -20,6 +21,8 @@
 #include <stdexcept>
 
 namespace mxtls::lab {
+
+using Clock = std::chrono::steady_clock;
 
 namespace {
 
@@ -139,7 +142,7 @@ struct SmtpServer::State : std::enable_shared_from_this<State> {
   std::optional<tls::ServerContext> tls_context;
   asio::ip::tcp::acceptor acceptor;
   bool stopped = false;
-  std::list<std::shared_ptr<Channel>> live;  // open sessions, so stop() can close them
+  std::list<std::shared_ptr<smtp::ServerChannel>> live;  // open sessions, so stop() can close them
 
   mutable std::mutex mutex;  // counters and transcripts may be read from another thread
   SmtpCounters counters;
@@ -153,7 +156,7 @@ struct SmtpServer::State : std::enable_shared_from_this<State> {
 
   // One session's bookkeeping while it runs.
   struct Session {
-    Channel& channel;
+    smtp::ServerChannel& channel;
     SessionTranscript transcript;
     Clock::time_point session_end;
     std::size_t errors = 0;
@@ -188,7 +191,7 @@ struct SmtpServer::State : std::enable_shared_from_this<State> {
 
   asio::awaitable<void> run_session(asio::ip::tcp::socket socket) {
     auto self = shared_from_this();  // the session outlives a stop() and the SmtpServer object
-    auto channel = std::make_shared<Channel>(std::move(socket));
+    auto channel = std::make_shared<smtp::ServerChannel>(std::move(socket));
     auto where = live.insert(live.end(), channel);
     Session s{*channel, {}, Clock::now() + options.session_timeout};
     s.transcript.remote = endpoint_text(channel->remote());
@@ -272,21 +275,21 @@ struct SmtpServer::State : std::enable_shared_from_this<State> {
     for (;;) {
       auto line = co_await s.channel.read_line(options.max_line, idle_deadline(s));
       switch (line.status) {
-        case Channel::ReadStatus::line: break;
-        case Channel::ReadStatus::timeout:
+        case smtp::ServerChannel::ReadStatus::line: break;
+        case smtp::ServerChannel::ReadStatus::timeout:
           bump(&SmtpCounters::timeouts);
           s.transcript.end_reason = Clock::now() >= s.session_end ? "session timeout" : "idle timeout";
           co_await reply(s, "421 4.4.2 " + options.hostname + " Error: timeout exceeded\r\n");
           co_return;
-        case Channel::ReadStatus::too_long:
+        case smtp::ServerChannel::ReadStatus::too_long:
           // Resynchronising inside an over-long line is guesswork; Postfix-like, we give up.
           s.transcript.end_reason = "line too long";
           co_await reply(s, "500 5.5.2 Error: line too long\r\n");
           co_return;
-        case Channel::ReadStatus::eof:
+        case smtp::ServerChannel::ReadStatus::eof:
           s.transcript.end_reason = "peer closed";
           co_return;
-        case Channel::ReadStatus::error:
+        case smtp::ServerChannel::ReadStatus::error:
           s.transcript.end_reason = "read error: " + line.error.message();
           co_return;
       }

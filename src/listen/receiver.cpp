@@ -6,7 +6,7 @@
 
 #include "core/text.hpp"
 #include "listen/command.hpp"
-#include "listen/connection.hpp"
+#include "smtp/server_channel.hpp"
 #include "tls/server.hpp"
 
 #include <asio/co_spawn.hpp>
@@ -27,6 +27,8 @@
 #include <stdexcept>
 
 namespace mxtls::listen {
+
+using Clock = std::chrono::steady_clock;
 
 namespace {
 
@@ -72,14 +74,14 @@ struct Receiver::State : std::enable_shared_from_this<State> {
   std::optional<tls::ServerContext> tls_context;
   asio::ip::tcp::acceptor acceptor;
   bool stopped = false;
-  std::list<std::shared_ptr<Connection>> live;
+  std::list<std::shared_ptr<smtp::ServerChannel>> live;
   std::uint64_t next_number = 0;
 
   mutable std::mutex mutex;  // counters may be read from another thread (tests)
   ReceiverCounters counters;
 
   struct Session {
-    Connection& conn;
+    smtp::ServerChannel& conn;
     SessionReport report;
     Clock::time_point session_end;
     bool greeted = false;  // EHLO/HELO seen (again after STARTTLS)
@@ -117,7 +119,7 @@ struct Receiver::State : std::enable_shared_from_this<State> {
 
   asio::awaitable<void> run_session(asio::ip::tcp::socket socket) {
     auto self = shared_from_this();  // the session may outlive stop() and the Receiver object
-    auto conn = std::make_shared<Connection>(std::move(socket));
+    auto conn = std::make_shared<smtp::ServerChannel>(std::move(socket));
     auto where = live.insert(live.end(), conn);
     const auto started = Clock::now();
     Session s{*conn, {}, started + options.session_timeout};
@@ -170,25 +172,25 @@ struct Receiver::State : std::enable_shared_from_this<State> {
 
   asio::awaitable<void> command_loop(Session& s) {
     for (;;) {
-      Connection::Line line = co_await s.conn.read_line(options.max_line, idle_deadline(s));
-      if (line.status == Connection::ReadStatus::timeout) {
+      smtp::ServerChannel::Line line = co_await s.conn.read_line(options.max_line, idle_deadline(s));
+      if (line.status == smtp::ServerChannel::ReadStatus::timeout) {
         s.report.end_reason = Clock::now() >= s.session_end ? "session timeout" : "idle timeout";
         const bool sent = co_await reply(s, "421 4.4.2 " + options.hostname + " Error: timeout exceeded\r\n");
         (void)sent;
         co_return;
       }
-      if (line.status == Connection::ReadStatus::too_long) {
+      if (line.status == smtp::ServerChannel::ReadStatus::too_long) {
         // Resynchronising inside an over-long line is guesswork; like Postfix, give up.
         s.report.end_reason = "command line too long";
         const bool sent = co_await reply(s, "500 5.5.2 Error: line too long\r\n");
         (void)sent;
         co_return;
       }
-      if (line.status == Connection::ReadStatus::eof) {
+      if (line.status == smtp::ServerChannel::ReadStatus::eof) {
         if (s.report.end_reason.empty()) s.report.end_reason = "peer closed";
         co_return;
       }
-      if (line.status != Connection::ReadStatus::line) {
+      if (line.status != smtp::ServerChannel::ReadStatus::line) {
         s.report.end_reason = "read error: " + line.error.message();
         co_return;
       }
@@ -305,20 +307,20 @@ struct Receiver::State : std::enable_shared_from_this<State> {
     std::size_t total = 0;
     bool too_big = false;
     for (;;) {
-      Connection::Line line = co_await s.conn.read_line(options.max_data_line, data_end);
-      if (line.status == Connection::ReadStatus::too_long) {
+      smtp::ServerChannel::Line line = co_await s.conn.read_line(options.max_data_line, data_end);
+      if (line.status == smtp::ServerChannel::ReadStatus::too_long) {
         s.report.end_reason = "message line longer than " + std::to_string(options.max_data_line) + " bytes";
         const bool sent = co_await reply(s, "500 5.5.2 Error: line too long\r\n");
         (void)sent;
         co_return false;
       }
-      if (line.status == Connection::ReadStatus::timeout) {
+      if (line.status == smtp::ServerChannel::ReadStatus::timeout) {
         s.report.end_reason = "timeout during DATA";
         const bool sent = co_await reply(s, "421 4.4.2 " + options.hostname + " Error: timeout exceeded\r\n");
         (void)sent;
         co_return false;
       }
-      if (line.status != Connection::ReadStatus::line) {
+      if (line.status != smtp::ServerChannel::ReadStatus::line) {
         s.report.end_reason = "peer closed during DATA";
         co_return false;
       }

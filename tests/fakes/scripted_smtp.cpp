@@ -1,8 +1,9 @@
 // The scripted fake SMTP server: an accept loop and one coroutine per connection that walks
-// its script step by step, recording the client's bytes through the lab's bounded Channel.
+// its script step by step, recording the client's bytes through the bounded smtp::ServerChannel.
 #include "fakes/scripted_smtp.hpp"
 
-#include "lab/channel.hpp"
+#include "lab/text.hpp"
+#include "smtp/server_channel.hpp"
 
 #include <asio/co_spawn.hpp>
 #include <asio/ssl/error.hpp>
@@ -24,7 +25,7 @@ namespace mxtls::fakes {
 namespace {
 
 constexpr auto as_tuple_awaitable = asio::experimental::as_tuple(asio::use_awaitable);
-using lab::Clock;
+using smtp::Clock;
 
 bool iequals_prefix(std::string_view text, std::string_view prefix) {
   if (text.size() < prefix.size()) return false;
@@ -167,7 +168,7 @@ struct ScriptedSmtp::State : std::enable_shared_from_this<State> {
   asio::ip::tcp::acceptor acceptor;
   asio::ip::tcp::endpoint bound;
   bool stopped = false;
-  std::list<std::shared_ptr<lab::Channel>> live;
+  std::list<std::shared_ptr<smtp::ServerChannel>> live;
 
   mutable std::mutex mutex;
   std::vector<FakeSession> sessions;  // index = accept order
@@ -206,7 +207,7 @@ struct ScriptedSmtp::State : std::enable_shared_from_this<State> {
 
   asio::awaitable<void> run_session(std::size_t index, const Script& script, asio::ip::tcp::socket socket) {
     auto self = shared_from_this();
-    auto channel = std::make_shared<lab::Channel>(std::move(socket));
+    auto channel = std::make_shared<smtp::ServerChannel>(std::move(socket));
     auto where = live.insert(live.end(), channel);
     update(index, [&](FakeSession& s) { s.remote = lab::endpoint_text(channel->remote()); });
     channel->set_recorder([this, index](std::string_view bytes, bool under_tls) {
@@ -240,7 +241,7 @@ struct ScriptedSmtp::State : std::enable_shared_from_this<State> {
   }
 
   // Runs the steps; returns whether to drain the client afterwards (false after close()).
-  asio::awaitable<bool> run_steps(std::size_t index, const Script& script, lab::Channel& channel) {
+  asio::awaitable<bool> run_steps(std::size_t index, const Script& script, smtp::ServerChannel& channel) {
     asio::steady_timer timer(executor);
     auto deadline = [&] { return Clock::now() + options.step_timeout; };
     for (std::size_t i = 0; i < script.size(); ++i) {
@@ -258,15 +259,15 @@ struct ScriptedSmtp::State : std::enable_shared_from_this<State> {
         case Step::Kind::expect_line:
         case Step::Kind::expect_prefix: {
           auto line = co_await channel.read_line(options.max_line, deadline());
-          if (line.status != lab::Channel::ReadStatus::line) {
-            const char* what = line.status == lab::Channel::ReadStatus::timeout    ? "timeout"
-                               : line.status == lab::Channel::ReadStatus::too_long ? "line too long"
-                               : line.status == lab::Channel::ReadStatus::eof      ? "client closed"
+          if (line.status != smtp::ServerChannel::ReadStatus::line) {
+            const char* what = line.status == smtp::ServerChannel::ReadStatus::timeout    ? "timeout"
+                               : line.status == smtp::ServerChannel::ReadStatus::too_long ? "line too long"
+                               : line.status == smtp::ServerChannel::ReadStatus::eof      ? "client closed"
                                                                                    : "read error";
-            if (line.status == lab::Channel::ReadStatus::eof)
+            if (line.status == smtp::ServerChannel::ReadStatus::eof)
               update(index, [](FakeSession& s) { s.peer_closed = true; });
             fail(index, i, st, what);
-            co_return line.status != lab::Channel::ReadStatus::eof;
+            co_return line.status != smtp::ServerChannel::ReadStatus::eof;
           }
           const bool ok = st.kind == Step::Kind::expect_line
                               ? line.text.size() == st.bytes.size() && iequals_prefix(line.text, st.bytes)
@@ -349,7 +350,7 @@ struct ScriptedSmtp::State : std::enable_shared_from_this<State> {
             fail(index, i, st, ec == asio::error::timed_out ? "timeout" : "read failed: " + ec.message());
             co_return !is_peer_gone(ec);
           }
-          break;  // the Channel's recorder has kept the bytes
+          break;  // the channel's recorder has kept the bytes
         }
         case Step::Kind::wait_close: {
           const auto until = Clock::now() + st.interval;
@@ -374,7 +375,7 @@ struct ScriptedSmtp::State : std::enable_shared_from_this<State> {
   }
 
   // Reads (and so records) whatever the client still sends until it closes or time runs out.
-  asio::awaitable<void> drain_client(std::size_t index, lab::Channel& channel) {
+  asio::awaitable<void> drain_client(std::size_t index, smtp::ServerChannel& channel) {
     const auto until = Clock::now() + options.drain_timeout;
     std::array<char, 4096> sink;
     for (;;) {

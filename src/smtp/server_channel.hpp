@@ -1,6 +1,6 @@
 // One server-side SMTP connection as a byte channel: plaintext TCP first, TLS after STARTTLS.
-// Every read and write carries an absolute deadline and every line is bounded, because the
-// lab and the fakes must survive any client (including a broken scanner) without leaking.
+// Every read and write carries an absolute deadline and every line is bounded: the lab, the
+// fakes and `mxtls listen` must survive any client (a broken scanner, a hostile sender).
 #pragma once
 
 #include "tls/server.hpp"
@@ -11,7 +11,6 @@
 
 #include <chrono>
 #include <cstddef>
-#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -19,24 +18,16 @@
 #include <system_error>
 #include <tuple>
 
-namespace mxtls::lab {
+namespace mxtls::smtp {
 
 using Clock = std::chrono::steady_clock;
 
-// "127.0.0.1:25" or "[::1]:25", for messages and transcripts.
-std::string endpoint_text(const asio::ip::tcp::endpoint& endpoint);
-std::string endpoint_text(const asio::ip::address& address, std::uint16_t port);
-
-// A client line made safe to keep and print: printable ASCII as is, other bytes as \xHH,
-// cut at `max_chars` (a "..." suffix marks the cut).
-std::string printable(std::string_view bytes, std::size_t max_chars = 200);
-
-class Channel {
+class ServerChannel {
  public:
-  explicit Channel(asio::ip::tcp::socket socket);
-  ~Channel();
-  Channel(const Channel&) = delete;  // the TLS stream refers to socket_: never moved
-  Channel& operator=(const Channel&) = delete;
+  explicit ServerChannel(asio::ip::tcp::socket socket);
+  ~ServerChannel();
+  ServerChannel(const ServerChannel&) = delete;  // the TLS stream refers to socket_: never moved
+  ServerChannel& operator=(const ServerChannel&) = delete;
 
   enum class ReadStatus { line, eof, too_long, timeout, error };
   struct Line {
@@ -65,6 +56,7 @@ class Channel {
   std::size_t discarded_before_tls() const { return discarded_before_tls_; }
   std::size_t bytes_received() const { return bytes_received_; }
   const asio::ip::tcp::endpoint& remote() const { return remote_; }
+  const asio::ip::tcp::endpoint& local() const { return local_; }
 
   // Called with every chunk received from the peer (decrypted once TLS is up).
   void set_recorder(std::function<void(std::string_view bytes, bool under_tls)> recorder) {
@@ -79,7 +71,7 @@ class Channel {
                                                                       Clock::time_point deadline);
 
   asio::ip::tcp::socket socket_;
-  asio::ip::tcp::endpoint remote_;
+  asio::ip::tcp::endpoint remote_, local_;
   std::unique_ptr<tls::ServerStream> tls_;
   bool tls_ready_ = false;
   std::string pending_;  // received, not yet consumed; bounded by read_line's limit + one chunk
@@ -88,4 +80,4 @@ class Channel {
   std::function<void(std::string_view, bool)> recorder_;
 };
 
-}  // namespace mxtls::lab
+}  // namespace mxtls::smtp

@@ -1,6 +1,6 @@
 // Bounded, deadline-driven line and byte I/O for one server-side connection (plain or TLS).
 // Each wait races the operation against a timer, so no peer can hold a session forever.
-#include "lab/channel.hpp"
+#include "smtp/server_channel.hpp"
 
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
@@ -13,7 +13,7 @@
 #include <array>
 #include <cstring>
 
-namespace mxtls::lab {
+namespace mxtls::smtp {
 
 namespace {
 constexpr auto as_tuple_awaitable = asio::experimental::as_tuple(asio::use_awaitable);
@@ -22,48 +22,21 @@ constexpr std::size_t read_chunk = 4096;
 
 using namespace asio::experimental::awaitable_operators;
 
-std::string endpoint_text(const asio::ip::address& address, std::uint16_t port) {
-  if (address.is_v6()) return "[" + address.to_string() + "]:" + std::to_string(port);
-  return address.to_string() + ":" + std::to_string(port);
-}
-
-std::string endpoint_text(const asio::ip::tcp::endpoint& endpoint) {
-  return endpoint_text(endpoint.address(), endpoint.port());
-}
-
-std::string printable(std::string_view bytes, std::size_t max_chars) {
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : bytes) {
-    if (out.size() >= max_chars) {
-      out += "...";
-      break;
-    }
-    if (c >= 0x20 && c < 0x7f && c != '\\') {
-      out += static_cast<char>(c);
-    } else {
-      out += "\\x";
-      out += hex[c >> 4];
-      out += hex[c & 0xf];
-    }
-  }
-  return out;
-}
-
-Channel::Channel(asio::ip::tcp::socket socket) : socket_(std::move(socket)) {
+ServerChannel::ServerChannel(asio::ip::tcp::socket socket) : socket_(std::move(socket)) {
   std::error_code ec;
   remote_ = socket_.remote_endpoint(ec);
+  local_ = socket_.local_endpoint(ec);
 }
 
-Channel::~Channel() = default;
+ServerChannel::~ServerChannel() = default;
 
-void Channel::close() {
+void ServerChannel::close() {
   std::error_code ignored;
   socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
   socket_.close(ignored);
 }
 
-asio::awaitable<std::tuple<std::error_code, std::size_t>> Channel::wire_read(asio::mutable_buffer buffer,
+asio::awaitable<std::tuple<std::error_code, std::size_t>> ServerChannel::wire_read(asio::mutable_buffer buffer,
                                                                              Clock::time_point deadline) {
   if (!socket_.is_open()) co_return std::tuple<std::error_code, std::size_t>{asio::error::bad_descriptor, 0};
   asio::steady_timer timer(co_await asio::this_coro::executor, deadline);
@@ -84,7 +57,7 @@ asio::awaitable<std::tuple<std::error_code, std::size_t>> Channel::wire_read(asi
   co_return result;
 }
 
-asio::awaitable<Channel::Line> Channel::read_line(std::size_t max_line, Clock::time_point deadline) {
+asio::awaitable<ServerChannel::Line> ServerChannel::read_line(std::size_t max_line, Clock::time_point deadline) {
   std::array<char, read_chunk> chunk;
   for (;;) {
     if (auto lf = pending_.find('\n'); lf != std::string::npos) {
@@ -107,7 +80,7 @@ asio::awaitable<Channel::Line> Channel::read_line(std::size_t max_line, Clock::t
   }
 }
 
-asio::awaitable<std::tuple<std::error_code, std::size_t>> Channel::read_some(asio::mutable_buffer buffer,
+asio::awaitable<std::tuple<std::error_code, std::size_t>> ServerChannel::read_some(asio::mutable_buffer buffer,
                                                                              Clock::time_point deadline) {
   if (!pending_.empty()) {
     std::size_t n = std::min(buffer.size(), pending_.size());
@@ -118,7 +91,7 @@ asio::awaitable<std::tuple<std::error_code, std::size_t>> Channel::read_some(asi
   co_return co_await wire_read(buffer, deadline);
 }
 
-asio::awaitable<std::error_code> Channel::write(std::string_view bytes, Clock::time_point deadline) {
+asio::awaitable<std::error_code> ServerChannel::write(std::string_view bytes, Clock::time_point deadline) {
   if (!socket_.is_open()) co_return asio::error::bad_descriptor;
   asio::steady_timer timer(co_await asio::this_coro::executor, deadline);
   auto data = asio::buffer(bytes.data(), bytes.size());
@@ -133,7 +106,7 @@ asio::awaitable<std::error_code> Channel::write(std::string_view bytes, Clock::t
   co_return asio::error::timed_out;
 }
 
-asio::awaitable<std::error_code> Channel::start_tls(const tls::ServerContext& context, Clock::time_point deadline) {
+asio::awaitable<std::error_code> ServerChannel::start_tls(const tls::ServerContext& context, Clock::time_point deadline) {
   if (tls_) co_return asio::error::already_started;
   // Anything pipelined after STARTTLS arrived in cleartext and must not be taken as a command
   // of the TLS session (the server side of CVE-2011-0411): drop it and count it.
@@ -148,7 +121,7 @@ asio::awaitable<std::error_code> Channel::start_tls(const tls::ServerContext& co
   co_return ec;
 }
 
-asio::awaitable<void> Channel::graceful_close(Clock::time_point deadline) {
+asio::awaitable<void> ServerChannel::graceful_close(Clock::time_point deadline) {
   if (tls_ready_ && socket_.is_open()) {
     asio::steady_timer timer(co_await asio::this_coro::executor, deadline);
     // close_notify is a courtesy: a peer that never answers it must not keep us here.
@@ -157,4 +130,4 @@ asio::awaitable<void> Channel::graceful_close(Clock::time_point deadline) {
   close();
 }
 
-}  // namespace mxtls::lab
+}  // namespace mxtls::smtp

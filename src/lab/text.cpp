@@ -1,0 +1,34 @@
+// Text for the lab's transcripts and messages (see text.hpp).
+#include "lab/text.hpp"
+
+namespace mxtls::lab {
+
+std::string endpoint_text(const asio::ip::address& address, std::uint16_t port) {
+  if (address.is_v6()) return "[" + address.to_string() + "]:" + std::to_string(port);
+  return address.to_string() + ":" + std::to_string(port);
+}
+
+std::string endpoint_text(const asio::ip::tcp::endpoint& endpoint) {
+  return endpoint_text(endpoint.address(), endpoint.port());
+}
+
+std::string printable(std::string_view bytes, std::size_t max_chars) {
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : bytes) {
+    if (out.size() >= max_chars) {
+      out += "...";
+      break;
+    }
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      out += static_cast<char>(c);
+    } else {
+      out += "\\x";
+      out += hex[c >> 4];
+      out += hex[c & 0xf];
+    }
+  }
+  return out;
+}
+
+}  // namespace mxtls::lab
