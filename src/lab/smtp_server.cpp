@@ -449,18 +449,9 @@ SmtpServer::~SmtpServer() { stop(); }
 void SmtpServer::start() {
   State& st = *state_;
   if (st.acceptor.is_open()) return;
-  std::error_code ec;
-  const auto where = [&] { return endpoint_text(st.requested); };
-  st.acceptor.open(st.requested.protocol(), ec);
-  if (!ec) st.acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) st.acceptor.bind(st.requested, ec);
-  if (!ec) st.acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (!ec) st.bound = st.acceptor.local_endpoint(ec);
-  if (ec) {
-    std::error_code ignored;
-    st.acceptor.close(ignored);
+  if (const std::error_code ec = smtp::listen_on(st.acceptor, st.requested, st.bound)) {
     throw std::runtime_error("SMTP " + std::string(to_string(st.options.personality)) + ": cannot listen on " +
-                             where() + ": " + ec.message());
+                             endpoint_text(st.requested) + ": " + ec.message());
   }
   st.stopped = false;
   asio::co_spawn(st.executor, st.accept_loop(), asio::detached);

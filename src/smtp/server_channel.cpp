@@ -22,6 +22,21 @@ constexpr std::size_t read_chunk = 4096;
 
 using namespace asio::experimental::awaitable_operators;
 
+std::error_code listen_on(asio::ip::tcp::acceptor& acceptor, const asio::ip::tcp::endpoint& requested,
+                          asio::ip::tcp::endpoint& bound) {
+  std::error_code ec;
+  acceptor.open(requested.protocol(), ec);
+  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(requested, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (!ec) bound = acceptor.local_endpoint(ec);
+  if (ec) {
+    std::error_code ignored;
+    acceptor.close(ignored);
+  }
+  return ec;
+}
+
 ServerChannel::ServerChannel(asio::ip::tcp::socket socket) : socket_(std::move(socket)) {
   std::error_code ec;
   remote_ = socket_.remote_endpoint(ec);

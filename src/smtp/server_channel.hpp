@@ -22,6 +22,12 @@ namespace mxtls::smtp {
 
 using Clock = std::chrono::steady_clock;
 
+// Opens `acceptor` on `requested` (address reuse on, the system's largest backlog) and sets
+// `bound` to where it listens (the port chosen when 0 was asked). On failure the acceptor is
+// closed again and the error returned.
+std::error_code listen_on(asio::ip::tcp::acceptor& acceptor, const asio::ip::tcp::endpoint& requested,
+                          asio::ip::tcp::endpoint& bound);
+
 class ServerChannel {
  public:
   explicit ServerChannel(asio::ip::tcp::socket socket);

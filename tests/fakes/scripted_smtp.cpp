@@ -400,15 +400,7 @@ ScriptedSmtp::~ScriptedSmtp() { stop(); }
 void ScriptedSmtp::start() {
   State& st = *state_;
   const asio::ip::tcp::endpoint requested(st.options.address, st.options.port);
-  std::error_code ec;
-  st.acceptor.open(requested.protocol(), ec);
-  if (!ec) st.acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) st.acceptor.bind(requested, ec);
-  if (!ec) st.acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (!ec) st.bound = st.acceptor.local_endpoint(ec);
-  if (ec) {
-    std::error_code ignored;
-    st.acceptor.close(ignored);
+  if (const std::error_code ec = smtp::listen_on(st.acceptor, requested, st.bound)) {
     throw std::runtime_error("scripted SMTP fake: cannot listen on " + lab::endpoint_text(requested) + ": " +
                              ec.message());
   }
