@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <exception>
+#include <memory>
 
 namespace mxtls::scan {
 namespace {
@@ -317,30 +318,41 @@ ProbeResult result_for(const ProbeTarget& target) {
   return result;
 }
 
+namespace {
+// The DANE state DNS alone decides (into `result`), and what the handshake needs to check the
+// rest: nullptr without usable TLSA records. The TLSA base domain is SNI and the DANE-TA
+// reference name; the MX name stays acceptable.
+std::unique_ptr<const tls::DaneRequest> judge_dane(const ProbeTarget& target, ProbeResult& result) {
+  if (!target.dane) return nullptr;
+  result.dnssec_addr = target.dane->addresses_secure;
+  std::vector<dns::TlsaRecord> usable;
+  result.dane = tls::dane_from_dns(*target.dane, usable);
+  if (target.tlsa_lookup_ms >= 0) result.phase_ms.push_back({Phase::resolve_tlsa, target.tlsa_lookup_ms});
+  if (usable.empty()) return nullptr;
+  auto request = std::make_unique<tls::DaneRequest>();
+  request->base_domain = target.dane->base_domain.empty() ? target.mx : target.dane->base_domain;
+  request->records = std::move(usable);
+  if (request->base_domain != target.mx) request->other_names.push_back(target.mx);
+  return request;
+}
+}  // namespace
+
 asio::awaitable<void> run_probe(const ProbeTarget& target, const ProbeSettings& settings,
                                 tls::ClientTlsContext& tls_context, ProbeResult& result) {
   result = result_for(target);
   const auto started = Clock::now();
 
-  // resolve_tlsa ran in the domain scan (once per MX host); its verdict is judged here.
-  std::vector<dns::TlsaRecord> usable_tlsa;
-  if (target.dane) {
-    result.dnssec_addr = target.dane->addresses_secure;
-    result.dane = tls::dane_from_dns(*target.dane, usable_tlsa);
-    if (target.tlsa_lookup_ms >= 0) result.phase_ms.push_back({Phase::resolve_tlsa, target.tlsa_lookup_ms});
-  }
-  // The TLSA base domain is SNI and the DANE-TA reference name; the MX name stays acceptable.
-  const std::string base_domain = target.dane && !target.dane->base_domain.empty() ? target.dane->base_domain : target.mx;
-  tls::DaneRequest dane_request{base_domain, usable_tlsa, {}};
-  if (base_domain != target.mx) dane_request.other_names.push_back(target.mx);
-  const tls::DaneRequest* dane = usable_tlsa.empty() ? nullptr : &dane_request;
+  // resolve_tlsa ran in the domain scan (once per MX host); its verdict is judged here. The
+  // request is on the heap and only when usable records exist: this frame lives as long as
+  // the probe, thousands at once in a bulk scan, and most hosts publish no TLSA.
+  const std::unique_ptr<const tls::DaneRequest> dane = judge_dane(target, result);
 
   auto executor = co_await asio::this_coro::executor;
   ProbeRun run(result, settings, executor);
   // The deadlines end the socket's I/O themselves: one coroutine chain per probe, no watchdog.
   run.clock.guard(run.socket);
   try {
-    co_await converse(run, target, tls_context, dane);
+    co_await converse(run, target, tls_context, dane.get());
   } catch (const std::exception& e) {
     run.fail(Status::internal, e.what());
   }
