@@ -127,7 +127,8 @@ BulkScan::BulkScan(asio::io_context& io, dns::Resolver& resolver, tls::ClientTls
           exclude),
       domain_slots_(io.get_executor(), settings_.domains_in_flight != 0 ? settings_.domains_in_flight
                                                                         : 2 * settings_.scheduler.concurrency),
-      all_finished_(io.get_executor(), asio::steady_timer::time_point::max()) {
+      all_finished_(io.get_executor(), asio::steady_timer::time_point::max()),
+      scheduled_probe_([this](const ProbeTarget& target, ProbeResult& out) { return scheduler_.run(target, out); }) {
   // As many domains resolve at once as the resolver has questions in flight: more would only
   // queue inside it, each holding its lookups' memory (a scan starts all its domain slots at
   // once).
@@ -196,32 +197,37 @@ asio::awaitable<void> BulkScan::run(std::unique_ptr<DomainListReader> input) {
   }
 }
 
+// These helpers run outside the coroutine: their temporaries (a DomainResult, the matching
+// rule) would otherwise take room in every domain's frame.
 namespace {
-// Outside the coroutine: a DomainResult temporary there would take room in every frame.
-void record_internal_error(DomainResult& d, const InputDomain& input, const char* what) {
-  d = DomainResult{};
-  d.input = input.input;
-  d.domain = input.ascii;
-  d.kind = DomainKind::dns_error;
-  d.error = std::string("internal error: ") + what;
+void record_internal_error(DomainResult& d, const char* what) {
+  DomainResult fresh;
+  fresh.input = std::move(d.input);
+  fresh.domain = std::move(d.domain);
+  fresh.kind = DomainKind::dns_error;
+  fresh.error = std::string("internal error: ") + what;
+  d = std::move(fresh);
 }
 }  // namespace
 
+bool BulkScan::mark_if_excluded(DomainResult& d) {
+  const auto rule = exclude_ != nullptr ? exclude_->match_domain(d.domain) : std::nullopt;
+  if (!rule) return false;
+  ++counters_.excluded;
+  d.kind = DomainKind::excluded;
+  d.error = "not scanned: excluded by " + *rule;
+  return true;
+}
+
 asio::awaitable<void> BulkScan::scan_one(InputDomain input) {
   DomainResult d;
-  const auto rule = exclude_ != nullptr ? exclude_->match_domain(input.ascii) : std::nullopt;
-  if (rule) {
-    ++counters_.excluded;
-    d.input = input.input;
-    d.domain = input.ascii;
-    d.kind = DomainKind::excluded;
-    d.error = "not scanned: excluded by " + *rule;
-  } else {
+  d.input = std::move(input.input);
+  d.domain = std::move(input.ascii);
+  if (!mark_if_excluded(d)) {
     try {
-      scan::ProbeRunner runner = [this](const ProbeTarget& target, ProbeResult& out) { return scheduler_.run(target, out); };
-      co_await scan_domain(d, input.input, input.ascii, resolver_, settings_.domain, std::move(runner));
+      co_await scan_domain(d, resolver_, settings_.domain, scheduled_probe_);
     } catch (const std::exception& e) {
-      record_internal_error(d, input, e.what());
+      record_internal_error(d, e.what());
     }
   }
   deliver(d);

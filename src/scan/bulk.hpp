@@ -82,6 +82,8 @@ class BulkScan {
 
  private:
   asio::awaitable<void> scan_one(InputDomain domain);
+  // On the --exclude list: d says so (and is counted), and nothing of it is resolved.
+  bool mark_if_excluded(DomainResult& d);
   // A finished domain: judged and handed to on_domain, or held back (see scan_one).
   void deliver(DomainResult& d);
 
@@ -96,6 +98,7 @@ class BulkScan {
   bool stopping_ = false;
   std::string fatal_error_;
   asio::steady_timer all_finished_;  // cancelled when the last domain in flight finishes
+  ProbeRunner scheduled_probe_;      // every domain's probes go through scheduler_
 };
 
 }  // namespace mxtls::scan

@@ -230,7 +230,7 @@ asio::awaitable<Policies> lookup_policies(dns::Resolver& resolver, std::string d
 
 // Every probe of the domain at once, each writing into its own element of `results` (on the
 // heap): no probe's result is copied through a coroutine frame on its way here.
-asio::awaitable<std::vector<ProbeResult>> run_probes(std::vector<ProbeTarget> targets, ProbeRunner run_probe) {
+asio::awaitable<std::vector<ProbeResult>> run_probes(std::vector<ProbeTarget> targets, const ProbeRunner& run_probe) {
   std::vector<ProbeResult> results(targets.size());
   std::vector<asio::awaitable<void>> probes;
   probes.reserve(targets.size());
@@ -325,10 +325,10 @@ asio::awaitable<bool> resolve_domain(DomainResult& d, dns::Resolver& resolver, c
 
 // The probes beside the domain's MTA-STS and TLS-RPT lookups: a coroutine of its own, so the
 // pair of results the && hands back lives only while it runs.
-asio::awaitable<void> probe_with_policies(DomainResult& d, std::vector<ProbeTarget> targets, ProbeRunner run_probe,
+asio::awaitable<void> probe_with_policies(DomainResult& d, std::vector<ProbeTarget> targets, const ProbeRunner& run_probe,
                                           dns::Resolver& resolver, const DomainScanSettings& settings) {
   using namespace asio::experimental::awaitable_operators;
-  auto [probes, policies] = co_await (run_probes(std::move(targets), std::move(run_probe)) &&
+  auto [probes, policies] = co_await (run_probes(std::move(targets), run_probe) &&
                                       lookup_policies(resolver, d.domain, settings));
   d.probes = std::move(probes);
   d.mta_sts = std::move(policies.mta_sts);
@@ -337,11 +337,8 @@ asio::awaitable<void> probe_with_policies(DomainResult& d, std::vector<ProbeTarg
 
 }  // namespace
 
-asio::awaitable<void> scan_domain(DomainResult& d, std::string input, std::string ascii_domain, dns::Resolver& resolver,
-                                  const DomainScanSettings& settings, ProbeRunner run_probe) {
-  d.input = std::move(input);
-  d.domain = std::move(ascii_domain);
-
+asio::awaitable<void> scan_domain(DomainResult& d, dns::Resolver& resolver, const DomainScanSettings& settings,
+                                  const ProbeRunner& run_probe) {
   std::vector<ProbeTarget> targets;
   std::vector<MxHost> not_probed;
   bool resolved = false;
@@ -359,9 +356,9 @@ asio::awaitable<void> scan_domain(DomainResult& d, std::string input, std::strin
 
   // connect … quit, every (MX, address) at once, beside the domain's policy lookups
   if (settings.https)
-    co_await probe_with_policies(d, std::move(targets), std::move(run_probe), resolver, settings);
+    co_await probe_with_policies(d, std::move(targets), run_probe, resolver, settings);
   else
-    d.probes = co_await run_probes(std::move(targets), std::move(run_probe));
+    d.probes = co_await run_probes(std::move(targets), run_probe);
   if (d.probes.empty()) {
     if (d.kind == DomainKind::mx) d.kind = DomainKind::no_mx_hosts;
     if (d.error.empty() && !d.mx_hosts.empty()) d.error = d.mx_hosts.front().error;
@@ -376,7 +373,9 @@ asio::awaitable<void> scan_domain(DomainResult& d, std::string input, std::strin
 asio::awaitable<DomainResult> scan_domain(std::string input, std::string ascii_domain, dns::Resolver& resolver,
                                           const DomainScanSettings& settings, ProbeRunner run_probe) {
   DomainResult d;
-  co_await scan_domain(d, std::move(input), std::move(ascii_domain), resolver, settings, std::move(run_probe));
+  d.input = std::move(input);
+  d.domain = std::move(ascii_domain);
+  co_await scan_domain(d, resolver, settings, run_probe);
   co_return d;
 }
 

@@ -55,11 +55,12 @@ void judge_mta_sts(DomainResult& d);
 // into the result it is given (the target outlives it).
 using ProbeRunner = std::function<asio::awaitable<void>(const ProbeTarget&, ProbeResult&)>;
 
-// Resolves and probes one domain into `d` (written in place: a bulk scan has thousands of
-// domains waiting on their probes, and a DomainResult held by value in each coroutine frame on
-// the way would be half a kilobyte per frame). `d` must outlive the coroutine.
-asio::awaitable<void> scan_domain(DomainResult& d, std::string input, std::string ascii_domain, dns::Resolver& resolver,
-                                  const DomainScanSettings& settings, ProbeRunner run_probe);
+// Resolves and probes the domain d.domain (A-label; d.input as the user wrote it) into `d`,
+// in place. A bulk scan has thousands of domains waiting on their probes, so nothing on the way
+// is held by value in a coroutine frame: not the DomainResult (half a kilobyte), not the
+// names, not the runner. `d` and `run_probe` must outlive the coroutine.
+asio::awaitable<void> scan_domain(DomainResult& d, dns::Resolver& resolver, const DomainScanSettings& settings,
+                                  const ProbeRunner& run_probe);
 // The same, returning the result.
 asio::awaitable<DomainResult> scan_domain(std::string input, std::string ascii_domain, dns::Resolver& resolver,
                                           const DomainScanSettings& settings, ProbeRunner run_probe);
