@@ -16,23 +16,22 @@
 
 namespace mxtls {
 
-// Run awaitables concurrently on the current executor and wait for all of them, even when
-// cancelled meanwhile (they may write into the caller's memory). Exceptions are swallowed:
-// each task records its own outcome.
-inline asio::awaitable<void> gather_all(std::vector<asio::awaitable<void>> tasks) {
-  if (tasks.size() == 1) {
-    // Most domains have one probe: awaited in place, it needs no spawned frame nor shared
-    // state (about 1 KB per domain in flight). Like a spawned task it must not see a
-    // cancellation of ours, so ours is switched off while it runs and reconnected after.
-    co_await asio::this_coro::reset_cancellation_state(asio::disable_cancellation());
-    try {
-      co_await std::move(tasks.front());
-    } catch (...) {
-      // The task records its own outcome, as below.
-    }
-    co_await asio::this_coro::reset_cancellation_state();
-    co_return;
+namespace detail {
+
+// Most domains have one probe: awaited in place, it needs no spawned frame nor shared state
+// (about 1 KB per domain in flight). Like a spawned task it must not see a cancellation of
+// ours, so ours is switched off while it runs and reconnected after.
+inline asio::awaitable<void> await_shielded(asio::awaitable<void> task) {
+  co_await asio::this_coro::reset_cancellation_state(asio::disable_cancellation());
+  try {
+    co_await std::move(task);
+  } catch (...) {
+    // The task records its own outcome, as in spawn_all_and_wait.
   }
+  co_await asio::this_coro::reset_cancellation_state();
+}
+
+inline asio::awaitable<void> spawn_all_and_wait(std::vector<asio::awaitable<void>> tasks) {
   struct State {
     State(const asio::any_io_executor& ex, std::size_t n) : remaining(n), all_done(ex, asio::steady_timer::time_point::max()) {}
     std::size_t remaining;
@@ -50,6 +49,17 @@ inline asio::awaitable<void> gather_all(std::vector<asio::awaitable<void>> tasks
   co_await asio::this_coro::throw_if_cancelled(false);
   while (state->remaining > 0)
     co_await state->all_done.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+}
+
+}  // namespace detail
+
+// Run awaitables concurrently on the current executor and wait for all of them, even when
+// cancelled meanwhile (they may write into the caller's memory). Exceptions are swallowed:
+// each task records its own outcome. Not a coroutine itself: the single-task case, which
+// waits as long as a whole probe, keeps only the small frame of await_shielded.
+inline asio::awaitable<void> gather_all(std::vector<asio::awaitable<void>> tasks) {
+  if (tasks.size() == 1) return detail::await_shielded(std::move(tasks.front()));
+  return detail::spawn_all_and_wait(std::move(tasks));
 }
 
 template <typename T>
