@@ -485,8 +485,10 @@ struct Resolver::Impl {
       co_await pending->wait();
       co_return pending->value();
     }
-    // A map node stays where it is until erased, and only finished entries are ever erased.
+    // A map node (key and entry) stays where it is until erased, whatever rehashing does to
+    // iterators, and only finished entries are ever erased: both references hold across the wait.
     const auto inserted = cache.emplace(std::move(key), CacheEntry{}).first;
+    const std::string& stored_key = inserted->first;
     CacheEntry& entry = inserted->second;
     entry.pending = std::make_shared<SharedValue<Resolution>>(executor);
     ++counters.queries;
@@ -501,7 +503,7 @@ struct Resolver::Impl {
     entry.packed = pack(fresh);
     entry.pending->set(fresh);
     entry.pending.reset();
-    cache_order.push_front(&inserted->first);
+    cache_order.push_front(&stored_key);
     entry.position = cache_order.begin();
     while (cache_order.size() > config.cache_entries) {
       // Found first, erased by position: the key lives in the node being erased.
