@@ -22,7 +22,7 @@
 
 namespace mxtls::lab {
 
-using Clock = std::chrono::steady_clock;
+using smtp::Clock;  // the channel's deadlines
 
 namespace {
 

@@ -28,7 +28,7 @@
 
 namespace mxtls::listen {
 
-using Clock = std::chrono::steady_clock;
+using smtp::Clock;  // the channel's deadlines
 
 namespace {
 
