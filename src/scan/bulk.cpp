@@ -7,7 +7,6 @@
 #include "report/verdict.hpp"
 
 #include <asio/co_spawn.hpp>
-#include <asio/detached.hpp>
 #include <asio/post.hpp>
 
 #include <asio/experimental/as_tuple.hpp>
@@ -187,7 +186,7 @@ asio::awaitable<void> BulkScan::run(std::unique_ptr<DomainListReader> input) {
     }
     ++counters_.started;
     ++counters_.in_flight;
-    asio::co_spawn(executor, scan_one(std::move(item.domain)), asio::detached);
+    start_domain(std::move(item.domain));
   }
   counters_.lines = pump.lines();
   counters_.duplicates = pump.duplicates();
@@ -197,15 +196,20 @@ asio::awaitable<void> BulkScan::run(std::unique_ptr<DomainListReader> input) {
   }
 }
 
-// These helpers run outside the coroutine: their temporaries (a DomainResult, the matching
-// rule) would otherwise take room in every domain's frame.
 namespace {
-void record_internal_error(DomainResult& d, const char* what) {
+void record_internal_error(DomainResult& d, const std::exception_ptr& error) {
+  std::string what = "unknown exception";
+  try {
+    std::rethrow_exception(error);
+  } catch (const std::exception& e) {
+    what = e.what();
+  } catch (...) {
+  }
   DomainResult fresh;
   fresh.input = std::move(d.input);
   fresh.domain = std::move(d.domain);
   fresh.kind = DomainKind::dns_error;
-  fresh.error = std::string("internal error: ") + what;
+  fresh.error = "internal error: " + what;
   d = std::move(fresh);
 }
 }  // namespace
@@ -219,17 +223,25 @@ bool BulkScan::mark_if_excluded(DomainResult& d) {
   return true;
 }
 
-asio::awaitable<void> BulkScan::scan_one(InputDomain input) {
-  DomainResult d;
-  d.input = std::move(input.input);
-  d.domain = std::move(input.ascii);
-  if (!mark_if_excluded(d)) {
-    try {
-      co_await scan_domain(d, resolver_, settings_.domain, scheduled_probe_);
-    } catch (const std::exception& e) {
-      record_internal_error(d, e.what());
-    }
+void BulkScan::start_domain(InputDomain input) {
+  // Not a coroutine of our own around scan_domain: its frame would hold the DomainResult and
+  // stay alive, one per domain in flight, as long as the domain's probes wait.
+  auto d = std::make_unique<DomainResult>();
+  d->input = std::move(input.input);
+  d->domain = std::move(input.ascii);
+  if (mark_if_excluded(*d)) {
+    finish_domain(*d);
+    return;
   }
+  DomainResult& result = *d;  // stays put when the handler takes the pointer
+  asio::co_spawn(io_.get_executor(), scan_domain(result, resolver_, settings_.domain, scheduled_probe_),
+                 [this, d = std::move(d)](std::exception_ptr error) {
+                   if (error) record_internal_error(*d, error);
+                   finish_domain(*d);
+                 });
+}
+
+void BulkScan::finish_domain(DomainResult& d) {
   deliver(d);
   domain_slots_.release();
   if (--counters_.in_flight == 0) all_finished_.cancel();

@@ -81,10 +81,13 @@ class BulkScan {
   const ProbeScheduler& scheduler() const { return scheduler_; }
 
  private:
-  asio::awaitable<void> scan_one(InputDomain domain);
+  // Starts scan_domain for one domain; its result lives on the heap, owned by the completion
+  // handler, which delivers it and frees the domain's slot.
+  void start_domain(InputDomain domain);
+  void finish_domain(DomainResult& d);
   // On the --exclude list: d says so (and is counted), and nothing of it is resolved.
   bool mark_if_excluded(DomainResult& d);
-  // A finished domain: judged and handed to on_domain, or held back (see scan_one).
+  // A finished domain: judged and handed to on_domain, or held back (blocked port 25).
   void deliver(DomainResult& d);
 
   asio::io_context& io_;
