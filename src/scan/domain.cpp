@@ -10,6 +10,7 @@
 #include "tls/https_client.hpp"
 
 #include <asio/experimental/awaitable_operators.hpp>
+#include <asio/this_coro.hpp>
 
 #include <algorithm>
 
@@ -355,10 +356,24 @@ asio::awaitable<void> scan_domain(DomainResult& d, dns::Resolver& resolver, cons
   if (!resolved) co_return;
 
   // connect … quit, every (MX, address) at once, beside the domain's policy lookups
-  if (settings.https)
+  if (settings.https) {
     co_await probe_with_policies(d, std::move(targets), run_probe, resolver, settings);
-  else
+  } else if (targets.size() == 1) {
+    // Most domains have one MX address: awaited right here, the probe needs neither
+    // run_probes' frame nor gather_all's, which a bulk scan would hold per domain for as long
+    // as the probe waits. It is shielded from our cancellation and its exceptions as
+    // gather_all shields its tasks (see detail::await_shielded).
+    d.probes.resize(1);
+    co_await asio::this_coro::reset_cancellation_state(asio::disable_cancellation());
+    try {
+      co_await run_probe(targets.front(), d.probes.front());
+    } catch (...) {
+      // The probe records its own outcome.
+    }
+    co_await asio::this_coro::reset_cancellation_state();
+  } else {
     d.probes = co_await run_probes(std::move(targets), run_probe);
+  }
   if (d.probes.empty()) {
     if (d.kind == DomainKind::mx) d.kind = DomainKind::no_mx_hosts;
     if (d.error.empty() && !d.mx_hosts.empty()) d.error = d.mx_hosts.front().error;
