@@ -217,14 +217,37 @@ asio::awaitable<void> ProbeScheduler::pause(std::chrono::milliseconds duration) 
   (void)ec;
 }
 
+// One coroutine for the whole life of a probe, slots and retries included: it is one frame
+// per connection, held as long as the server keeps us waiting.
 asio::awaitable<void> ProbeScheduler::probe_with_retries(const ProbeTarget& target, ProbeResult& out) {
   std::vector<std::string> earlier;
+  const bool ipv6 = is_ipv6(target.address);
   for (int attempt = 1;; ++attempt) {
     // The machine, not the server, said no (EMFILE, ENFILE, EADDRNOTAVAIL): hold this connection
     // back until others have closed and try again, without counting it against the server.
     std::chrono::milliseconds local_pause{50}, waited{0};
     for (;;) {
-      co_await probe_once(target, out);
+      AddressSlots& destination = address_slots(target.address);
+      ++destination.users;
+      {
+        co_await destination.slots.acquire();
+        SlotLease address_lease(destination.slots);
+        co_await connections_.acquire();
+        SlotLease connection_lease(connections_);
+        co_await pacer_.wait();
+        if (settings_.watch_port25 && watch_.verdict(ipv6) == Port25Watch::Verdict::blocked) {
+          // The verdict came while this one queued for its slots: no connection after "blocked".
+          out = held_back_result(target, watch_.evidence(ipv6, target.port));
+        } else {
+          ++counters_.connections;
+          try {
+            co_await prober_(target, out);
+          } catch (const std::exception& e) {  // run_probe does not throw; a custom prober might
+            record_prober_exception(target, out, e);
+          }
+        }
+      }
+      release_address_slots(target.address, destination);
       if (!local_resources_exhausted(out) || waited >= settings_.local_wait_limit) break;
       ++counters_.local_waits;
       co_await pause(local_pause);
@@ -243,34 +266,20 @@ asio::awaitable<void> ProbeScheduler::probe_with_retries(const ProbeTarget& targ
   }
 }
 
-asio::awaitable<void> ProbeScheduler::probe_once(const ProbeTarget& target, ProbeResult& out) {
-  const std::string address = target.address.to_string();
+ProbeScheduler::AddressSlots& ProbeScheduler::address_slots(const asio::ip::address& address) {
   auto& slot_entry = per_address_[address];
   if (!slot_entry) slot_entry = std::make_unique<AddressSlots>(executor_, settings_.per_ip);
-  AddressSlots* destination = slot_entry.get();  // stable: the map holds it by pointer
-  ++destination->users;
-  {
-    co_await destination->slots.acquire();
-    SlotLease address_lease(destination->slots);
-    co_await connections_.acquire();
-    SlotLease connection_lease(connections_);
-    co_await pacer_.wait();
-    const bool ipv6 = is_ipv6(target.address);
-    if (settings_.watch_port25 && watch_.verdict(ipv6) == Port25Watch::Verdict::blocked) {
-      // The verdict came while this one queued for its slots: no connection after "blocked".
-      out = held_back_result(target, watch_.evidence(ipv6, target.port));
-    } else {
-      ++counters_.connections;
-      try {
-        co_await prober_(target, out);
-      } catch (const std::exception& e) {  // run_probe does not throw; a custom prober might
-        out = result_for(target);
-        out.status = Status::internal;
-        out.error = e.what();
-      }
-    }
-  }
-  if (--destination->users == 0 && destination->slots.idle()) per_address_.erase(address);
+  return *slot_entry;  // stable: the map holds it by pointer
+}
+
+void ProbeScheduler::release_address_slots(const asio::ip::address& address, AddressSlots& destination) {
+  if (--destination.users == 0 && destination.slots.idle()) per_address_.erase(address);
+}
+
+void ProbeScheduler::record_prober_exception(const ProbeTarget& target, ProbeResult& out, const std::exception& e) {
+  out = result_for(target);
+  out.status = Status::internal;
+  out.error = e.what();
 }
 
 }  // namespace mxtls::scan

@@ -12,9 +12,11 @@
 
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
+#include <asio/ip/address.hpp>
 #include <asio/steady_timer.hpp>
 
 #include <array>
+#include <exception>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -96,7 +98,9 @@ class ProbeScheduler {
   struct AddressSlots;
 
   asio::awaitable<void> probe_with_retries(const ProbeTarget& target, ProbeResult& out);
-  asio::awaitable<void> probe_once(const ProbeTarget& target, ProbeResult& out);
+  AddressSlots& address_slots(const asio::ip::address& address);
+  void release_address_slots(const asio::ip::address& address, AddressSlots& destination);
+  static void record_prober_exception(const ProbeTarget& target, ProbeResult& out, const std::exception& e);
   asio::awaitable<void> pause(std::chrono::milliseconds duration);
   void remember(const std::string& key, const std::shared_ptr<Entry>& entry);
   // Records the connection attempt; a failed one waits for its family's verdict, because only
@@ -112,7 +116,7 @@ class ProbeScheduler {
   const ExclusionList* exclude_;
   Slots connections_;
   Pacer pacer_;
-  std::unordered_map<std::string, std::unique_ptr<AddressSlots>> per_address_;
+  std::unordered_map<asio::ip::address, std::unique_ptr<AddressSlots>> per_address_;
   std::unordered_map<std::string, std::shared_ptr<Entry>> probes_;  // running and finished
   std::list<std::string> lru_;                                      // finished, most recent first
   SchedulerCounters counters_;
