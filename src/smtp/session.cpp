@@ -15,16 +15,15 @@ namespace {
 constexpr auto as_result = asio::experimental::as_tuple(asio::use_awaitable);
 }
 
-asio::awaitable<std::pair<std::error_code, std::size_t>> PlainTransport::read_some(asio::mutable_buffer buffer) {
-  std::error_code ec;
-  if (!socket_.non_blocking()) socket_.non_blocking(true, ec);
-  for (;;) {
-    const std::size_t n = socket_.read_some(buffer, ec);
-    if (ec != asio::error::would_block && ec != asio::error::try_again)
-      co_return std::pair<std::error_code, std::size_t>{ec, n};
-    auto [wait_error] = co_await socket_.async_wait(asio::ip::tcp::socket::wait_read, as_result);
-    if (wait_error) co_return std::pair<std::error_code, std::size_t>{wait_error, 0};
+Transport::ReadAttempt PlainTransport::try_read(asio::mutable_buffer buffer) {
+  ReadAttempt attempt;
+  if (!socket_.non_blocking()) socket_.non_blocking(true, attempt.error);
+  attempt.bytes = socket_.read_some(buffer, attempt.error);
+  if (attempt.error == asio::error::would_block || attempt.error == asio::error::try_again) {
+    attempt.error.clear();
+    attempt.wait_for = asio::socket_base::wait_read;
   }
+  return attempt;
 }
 
 asio::awaitable<std::error_code> PlainTransport::write_all(asio::const_buffer buffer) {
@@ -35,8 +34,8 @@ asio::awaitable<std::error_code> PlainTransport::write_all(asio::const_buffer bu
 
 asio::awaitable<ReadOutcome> Session::read_reply() {
   // 10 000 connections waiting for a banner must not hold a read buffer each: they share this
-  // one. Safe because the transport fills it in the resumption that returns, and it is parsed
-  // (or its rest kept in unread_) before this coroutine suspends again.
+  // one. Safe because a read attempt fills it without suspending, and it is parsed (or its
+  // rest kept in unread_) before this coroutine suspends again.
   static thread_local std::array<char, 4096> scratch;
   ReadOutcome out;
   for (;;) {
@@ -56,15 +55,21 @@ asio::awaitable<ReadOutcome> Session::read_reply() {
       unread_.clear();
       co_return out;
     }
-    auto [ec, n] = co_await transport_->read_some(asio::buffer(scratch));
+    const auto attempt = transport_->try_read(asio::buffer(scratch));
+    std::error_code ec = attempt.error;
+    if (attempt.wait_for) {
+      auto [wait_error] = co_await transport_->socket().async_wait(*attempt.wait_for, as_result);
+      if (!wait_error) continue;
+      ec = wait_error;
+    }
     if (ec) {
       out.kind = (ec == asio::error::eof || ec == asio::error::connection_reset) ? ReadOutcome::Kind::closed
                                                                                  : ReadOutcome::Kind::io_error;
       out.error = ec;
       co_return out;
     }
-    const std::size_t used = parser_.feed(std::string_view(scratch.data(), n));
-    unread_.assign(scratch.data() + used, n - used);
+    const std::size_t used = parser_.feed(std::string_view(scratch.data(), attempt.bytes));
+    unread_.assign(scratch.data() + used, attempt.bytes - used);
   }
 }
 

@@ -10,6 +10,7 @@
 #include <asio/ip/tcp.hpp>
 
 #include <array>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <utility>
@@ -17,24 +18,34 @@
 namespace mxtls::smtp {
 
 // A byte stream the session talks over; implemented for plain TCP here and for TLS in src/tls.
+// Reading is one attempt that never waits; when there is nothing yet the attempt says which
+// readiness of the socket to wait for, and the session waits for it itself. So a connection
+// waiting for its banner holds no coroutine frame of the transport's, and the bytes of a read
+// are copied into the caller's buffer while the caller runs (Session relies on it to share one
+// read buffer among all connections of a thread).
 class Transport {
  public:
+  struct ReadAttempt {
+    std::error_code error;
+    std::size_t bytes = 0;
+    std::optional<asio::socket_base::wait_type> wait_for;  // nothing yet: wait, then try again
+  };
+
+  explicit Transport(asio::ip::tcp::socket& socket) : socket_(socket) {}
   virtual ~Transport() = default;
-  virtual asio::awaitable<std::pair<std::error_code, std::size_t>> read_some(asio::mutable_buffer) = 0;
+  virtual ReadAttempt try_read(asio::mutable_buffer) = 0;
   virtual asio::awaitable<std::error_code> write_all(asio::const_buffer) = 0;
+  asio::ip::tcp::socket& socket() { return socket_; }
+
+ protected:
+  asio::ip::tcp::socket& socket_;
 };
 
-// Transports copy into the caller's buffer only in the resumption that returns (a
-// non-blocking read, then a readiness wait when there is nothing yet): Session relies on it
-// to share one read buffer among all connections of a thread.
 class PlainTransport final : public Transport {
  public:
-  explicit PlainTransport(asio::ip::tcp::socket& socket) : socket_(socket) {}
-  asio::awaitable<std::pair<std::error_code, std::size_t>> read_some(asio::mutable_buffer) override;
+  explicit PlainTransport(asio::ip::tcp::socket& socket) : Transport(socket) {}
+  ReadAttempt try_read(asio::mutable_buffer) override;
   asio::awaitable<std::error_code> write_all(asio::const_buffer) override;
-
- private:
-  asio::ip::tcp::socket& socket_;
 };
 
 struct ReadOutcome {

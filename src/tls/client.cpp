@@ -148,18 +148,15 @@ struct ClientTlsSession::Impl {
   bool dane = false;
   std::string dane_error;  // OpenSSL refused the records: DANE failed before the handshake
 
-  // Runs `step` (SSL_do_handshake, SSL_read, SSL_write: > 0 is success) until it succeeds or
+  // Runs `call` (SSL_do_handshake, SSL_read, SSL_write: > 0 is success) until it succeeds or
   // fails, waiting on the socket whenever OpenSSL wants to read or write. Errors become the
   // error codes asio's own TLS stream would give (stream_truncated for an EOF without
   // close_notify, the OpenSSL reason in asio's ssl category otherwise).
   template <typename Step>
-  asio::awaitable<std::pair<std::error_code, int>> drive(Step step) {
+  asio::awaitable<std::pair<std::error_code, int>> drive(Step call) {
     for (;;) {
-      ERR_clear_error();
-      errno = 0;  // SSL_ERROR_SYSCALL is explained by errno, if by anything
-      const int result = step(ssl.get());
+      const auto [result, reason] = step(call);
       if (result > 0) co_return std::pair<std::error_code, int>{{}, result};
-      const int reason = SSL_get_error(ssl.get(), result);
       if (reason == SSL_ERROR_WANT_READ || reason == SSL_ERROR_WANT_WRITE) {
         const auto wait = reason == SSL_ERROR_WANT_READ ? asio::ip::tcp::socket::wait_read : asio::ip::tcp::socket::wait_write;
         auto [ec] = co_await socket.async_wait(wait, as_result);
@@ -168,6 +165,15 @@ struct ClientTlsSession::Impl {
       }
       co_return std::pair<std::error_code, int>{error_of(reason), 0};
     }
+  }
+
+  // One call of `step`: its result, and SSL_get_error's reason when it is not > 0.
+  template <typename Step>
+  std::pair<int, int> step(Step&& call) {
+    ERR_clear_error();
+    errno = 0;  // SSL_ERROR_SYSCALL is explained by errno, if by anything
+    const int result = call(ssl.get());
+    return {result, result > 0 ? SSL_ERROR_NONE : SSL_get_error(ssl.get(), result)};
   }
 
   std::error_code error_of(int reason) const {
@@ -223,7 +229,7 @@ VerifyRecord pkix_verify(SSL* ssl) {
 
 ClientTlsSession::ClientTlsSession(asio::ip::tcp::socket& socket, ClientTlsContext& context,
                                    const std::string& server_name, const DaneRequest* dane)
-    : impl_(std::make_unique<Impl>(socket, context.impl().context.native_handle())) {
+    : smtp::Transport(socket), impl_(std::make_unique<Impl>(socket, context.impl().context.native_handle())) {
   SSL* ssl = impl_->ssl.get();
   SSL_set_ex_data(ssl, verify_record_index(), &impl_->verify);
   // SNI is the MX host name (DESIGN.md §3); an IP literal must not be sent as SNI. With DANE
@@ -290,11 +296,16 @@ void ClientTlsSession::dane_outcome(DaneFacts& facts) const {
   record_dane_outcome(impl_->ssl.get(), impl_->verify.first_error, impl_->verify.first_error_depth, facts);
 }
 
-asio::awaitable<std::pair<std::error_code, std::size_t>> ClientTlsSession::read_some(asio::mutable_buffer buffer) {
-  if (buffer.size() == 0) co_return std::pair<std::error_code, std::size_t>{{}, 0};
+smtp::Transport::ReadAttempt ClientTlsSession::try_read(asio::mutable_buffer buffer) {
+  ReadAttempt attempt;
+  if (buffer.size() == 0) return attempt;
   const int wanted = static_cast<int>(std::min<std::size_t>(buffer.size(), 1 << 30));
-  auto [ec, n] = co_await impl_->drive([&](SSL* ssl) { return SSL_read(ssl, buffer.data(), wanted); });
-  co_return std::pair<std::error_code, std::size_t>{ec, static_cast<std::size_t>(n)};
+  const auto [result, reason] = impl_->step([&](SSL* ssl) { return SSL_read(ssl, buffer.data(), wanted); });
+  if (result > 0) attempt.bytes = static_cast<std::size_t>(result);
+  else if (reason == SSL_ERROR_WANT_READ) attempt.wait_for = asio::socket_base::wait_read;
+  else if (reason == SSL_ERROR_WANT_WRITE) attempt.wait_for = asio::socket_base::wait_write;  // a key update, say
+  else attempt.error = impl_->error_of(reason);
+  return attempt;
 }
 
 asio::awaitable<std::error_code> ClientTlsSession::write_all(asio::const_buffer buffer) {

@@ -64,7 +64,7 @@ class ClientTlsSession final : public smtp::Transport {
   // `facts.state` stays as it is when DANE was not enabled.
   void dane_outcome(DaneFacts& facts) const;
 
-  asio::awaitable<std::pair<std::error_code, std::size_t>> read_some(asio::mutable_buffer) override;
+  ReadAttempt try_read(asio::mutable_buffer) override;
   asio::awaitable<std::error_code> write_all(asio::const_buffer) override;
 
  private:
