@@ -4,6 +4,7 @@
 #include "cli/scan.hpp"
 
 #include "dns/resolver.hpp"
+#include "dns/wire.hpp"
 #include "report/jsonl_read.hpp"
 #include "report/summary.hpp"
 #include "report/verdict.hpp"
@@ -168,6 +169,7 @@ int run_scan(const ScanOptions& options) {
     if (!options.shard.empty()) settings.shard = scan::parse_shard(options.shard);
     auto resolver_settings = resolver_config(options.probe);
     resolver_settings.cache_entries = options.dns_cache;
+    resolver_settings.uncached_types = {dns::wire::RecordType::mx, dns::wire::RecordType::txt};
     auto& sched = settings.scheduler;
     sched.concurrency = fit_descriptor_limit(options.concurrency, resolver_settings.max_queries_in_flight,
                                              resolver_settings.servers.size(), quiet);

@@ -464,7 +464,8 @@ struct Resolver::Impl {
   std::list<const std::string*> cache_order{};
 
   asio::awaitable<Resolution> cached_resolve(const std::string& name, RecordType type) {
-    if (config.cache_entries == 0) {
+    if (config.cache_entries == 0 ||
+        std::find(config.uncached_types.begin(), config.uncached_types.end(), type) != config.uncached_types.end()) {
       ++counters.queries;
       Resolution fresh = co_await resolve_in_turn(name, type);
       co_return fresh;

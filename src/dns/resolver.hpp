@@ -16,6 +16,10 @@
 
 namespace mxtls::dns {
 
+namespace wire {
+enum class RecordType : std::uint16_t;  // dns/wire.hpp
+}
+
 enum class Outcome {
   ok,        // NOERROR with records of the asked type (after CNAME chasing)
   nodata,    // NOERROR, name exists, no records of that type
@@ -73,6 +77,10 @@ struct ResolverConfig {
   // Concurrent lookups of one name and type share one query. Failures are kept as well, so
   // a dead name server costs its timeout once per name, not once per domain.
   std::size_t cache_entries = 0;
+  // Types whose answers are looked up afresh every time, bypassing the cache. A bulk scan asks
+  // each domain's own MX and TXT once (its input has no duplicates): keeping those answers
+  // would only hold memory; what domains share are their MX hosts' A, AAAA and TLSA.
+  std::vector<wire::RecordType> uncached_types;
   // Questions on the network at once; more wait their turn. A bulk scan starts thousands of
   // domains together: without a bound each would hold a socket (until EMFILE) and a chain of
   // coroutine frames, and the resolver would flood its server.

@@ -3,6 +3,7 @@
 // IDs and questions, other ports, truncation, SERVFAIL). Deadlines are short but bounds generous.
 #include "dns/resolver.hpp"
 #include "dns/zone_server.hpp"
+#include "dns/wire.hpp"
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
@@ -540,6 +541,35 @@ TEST_SUITE("dns") {
     CHECK(mx1_again->outcome == Outcome::ok);
     CHECK(counters.queries == 5);  // mx1 was the least recently used: asked again
     CHECK(counters.hits == together - 1 + 3);
+  }
+
+  TEST_CASE("resolver cache: uncached types go to the network every time and take no entry") {
+    Lab lab;
+    auto config = lab.config();
+    config.cache_entries = 10;
+    config.uncached_types = {wire::RecordType::mx, wire::RecordType::txt};
+    Resolver resolver(lab.io.get_executor(), config);
+    const CacheCounters& counters = resolver.cache_counters();
+    std::optional<MxAnswer> mx_first, mx_second;
+    std::optional<AddressAnswer> a_first, a_second;
+    asio::co_spawn(
+        lab.io,
+        [&]() -> asio::awaitable<void> {
+          mx_first = co_await resolver.mx("example.test");
+          mx_second = co_await resolver.mx("example.test");
+          a_first = co_await resolver.a("mx1.example.test");
+          a_second = co_await resolver.a("mx1.example.test");
+          lab.server.stop();
+        },
+        asio::detached);
+    lab.io.run_for(30s);
+    REQUIRE(mx_second);
+    CHECK(mx_second->outcome == Outcome::ok);
+    CHECK(mx_second->records.size() == mx_first->records.size());
+    REQUIRE(a_second);
+    CHECK(a_second->addresses == a_first->addresses);
+    CHECK(counters.queries == 3);  // the MX twice, the A once
+    CHECK(counters.hits == 1);
   }
 
   TEST_CASE("Outcome names") {
