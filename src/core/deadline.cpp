@@ -1,4 +1,4 @@
-// PhaseClock: one timer per connection, re-armed by each phase; see deadline.hpp.
+// PhaseClock and ExpiryGuard on the io_context's shared alarms; see deadline.hpp.
 #include "core/deadline.hpp"
 
 #include <asio/experimental/as_tuple.hpp>
@@ -10,48 +10,41 @@
 namespace mxtls {
 
 PhaseClock::PhaseClock(const asio::any_io_executor& executor, clock::duration overall)
-    : timer_(executor), overall_end_(clock::now() + overall) {
-  timer_.expires_at(overall_end_);
-}
-
-PhaseClock::~PhaseClock() {
-  if (guard_) guard_->clock = nullptr;
+    : deadline_(clock::now() + overall), overall_end_(deadline_), alarm_(executor, &PhaseClock::deadline_passed, this) {
+  alarm_.set(deadline_);
 }
 
 void PhaseClock::start_phase(clock::duration limit) {
   phase_limit_ = limit;
-  // expires_at cancels a pending wait: the watchdog wakes up and waits for the new deadline,
-  // a guard's handler sees operation_aborted and a new one is armed.
-  timer_.expires_at(std::min(clock::now() + limit, overall_end_));
-  arm_guard();
+  deadline_ = std::min(clock::now() + limit, overall_end_);
+  alarm_.set(deadline_);  // moves the alarm: the previous phase's deadline no longer counts
 }
 
-void PhaseClock::guard(asio::ip::tcp::socket& socket) {
-  guard_ = std::make_shared<Guard>(Guard{this, &socket});
-  arm_guard();
-}
-
-void PhaseClock::arm_guard() {
-  if (!guard_) return;
-  timer_.async_wait([guard = guard_](const std::error_code& ec) {
-    if (ec || guard->clock == nullptr) return;  // re-armed or stopped; or the clock is gone
-    PhaseClock& clock = *guard->clock;
-    // The deadline this handler was queued for may have been moved by a phase that started
-    // between its expiry and now; the new deadline has its own handler.
-    if (clock::now() < clock.timer_.expiry()) return;
+void PhaseClock::deadline_passed(void* self) {
+  PhaseClock& clock = *static_cast<PhaseClock*>(self);
+  if (clock.guarded_ != nullptr) {
     clock.fired_ = true;
     std::error_code ignored;
-    guard->socket->cancel(ignored);
-    guard->socket->shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-  });
+    clock.guarded_->cancel(ignored);
+    clock.guarded_->shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+  }
+  if (clock.watchdog_wake_ != nullptr) clock.watchdog_wake_->cancel();
 }
 
 asio::awaitable<void> PhaseClock::watchdog() {
+  asio::steady_timer wake(co_await asio::this_coro::executor, asio::steady_timer::time_point::max());
+  watchdog_wake_ = &wake;
+  // The alarm wakes us (cancel) when the deadline passes; a re-armed phase just moves it.
+  struct Unregister {
+    PhaseClock& clock;
+    ~Unregister() { clock.watchdog_wake_ = nullptr; }
+  } unregister{*this};
   for (;;) {
-    auto [ec] = co_await timer_.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-    if (!ec && clock::now() >= timer_.expiry()) co_return;  // deadline passed
-    // Woken early: either re-armed (loop and wait again) or the work finished and the
-    // operator|| cancelled us (leave).
+    if (clock::now() >= deadline_) co_return;  // deadline passed
+    auto [ec] = co_await wake.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+    (void)ec;
+    // Woken by the alarm (loop: the deadline has passed, unless a phase moved it meanwhile),
+    // or the work finished and the operator|| cancelled us (leave).
     auto state = co_await asio::this_coro::cancellation_state;
     if (state.cancelled() != asio::cancellation_type::none) co_return;
   }
@@ -59,16 +52,14 @@ asio::awaitable<void> PhaseClock::watchdog() {
 
 ExpiryGuard::ExpiryGuard(const asio::any_io_executor& executor, std::chrono::steady_clock::duration after,
                          std::function<void()> on_expiry)
-    : state_(std::make_shared<State>(State{std::move(on_expiry)})), timer_(executor, after) {
-  timer_.async_wait([state = state_](const std::error_code& ec) {
-    if (ec || !state->armed) return;
-    state->fired = true;
-    state->on_expiry();
-  });
+    : on_expiry_(std::move(on_expiry)), alarm_(executor, &ExpiryGuard::expire, this) {
+  alarm_.set(std::chrono::steady_clock::now() + after);
 }
 
-ExpiryGuard::~ExpiryGuard() {
-  state_->armed = false;  // what on_expiry refers to may go with us
+void ExpiryGuard::expire(void* self) {
+  ExpiryGuard& guard = *static_cast<ExpiryGuard*>(self);
+  guard.fired_ = true;
+  guard.on_expiry_();
 }
 
 }  // namespace mxtls

@@ -1,8 +1,10 @@
-// Phase deadlines for one connection: a single timer that every phase re-arms. Either a
-// watchdog coroutine finishes when the current deadline passes (run the work as
-// `co_await (work() || clock.watchdog())`), or guard(socket) ends the connection's I/O when it
-// passes. Either way no phase can outlive its deadline, whatever the peer does.
+// Phase deadlines for one connection: a single alarm (core/alarm.hpp) that every phase
+// re-arms. Either a watchdog coroutine finishes when the current deadline passes (run the work
+// as `co_await (work() || clock.watchdog())`), or guard(socket) ends the connection's I/O when
+// it passes. Either way no phase can outlive its deadline, whatever the peer does.
 #pragma once
+
+#include "core/alarm.hpp"
 
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
@@ -20,7 +22,7 @@ class PhaseClock {
 
   // `overall` bounds the whole connection, whatever the phases ask for.
   PhaseClock(const asio::any_io_executor& executor, clock::duration overall);
-  ~PhaseClock();
+  ~PhaseClock() = default;
   PhaseClock(const PhaseClock&) = delete;
   PhaseClock& operator=(const PhaseClock&) = delete;
 
@@ -28,9 +30,9 @@ class PhaseClock {
   void start_phase(clock::duration limit);
   // True once a deadline has passed; after guard() has ended the I/O, for good (a later phase
   // on that socket fails because of the deadline, whatever its own limit).
-  bool expired() const { return fired_ || clock::now() >= timer_.expiry(); }
+  bool expired() const { return fired_ || clock::now() >= deadline_; }
   // When the current phase's deadline passes.
-  clock::time_point deadline() const { return timer_.expiry(); }
+  clock::time_point deadline() const { return deadline_; }
   // How long the current phase was allowed (for "no answer within 10 s" messages).
   clock::duration phase_limit() const { return phase_limit_; }
   bool overall_expired() const { return clock::now() >= overall_end_; }
@@ -41,48 +43,42 @@ class PhaseClock {
   // Instead of a watchdog: when a deadline passes, `socket`'s pending operations are cancelled
   // and it is shut down both ways, so the wait in progress ends at once and any later read or
   // write sees a closed connection (no wait can slip in after the cancel and hang). A probe
-  // whose every wait is on one socket needs no second coroutine: this costs one timer wait
-  // per phase, where `work() || watchdog()` costs a parallel group and three coroutine frames
-  // (about 2 KB per connection). The socket must outlive the clock.
-  void guard(asio::ip::tcp::socket& socket);
+  // whose every wait is on one socket needs no second coroutine and no timer of its own: the
+  // alarm costs no pending operation, where `work() || watchdog()` costs a parallel group and
+  // three coroutine frames (about 2 KB per connection). The socket must outlive the clock.
+  void guard(asio::ip::tcp::socket& socket) { guarded_ = &socket; }
 
  private:
-  // Shared with the pending timer handler, which may run after the clock is gone.
-  struct Guard {
-    PhaseClock* clock = nullptr;
-    asio::ip::tcp::socket* socket = nullptr;
-  };
-  void arm_guard();
+  static void deadline_passed(void* self);
 
-  asio::steady_timer timer_;
+  clock::time_point deadline_;
   clock::time_point overall_end_;
   clock::duration phase_limit_{};
-  std::shared_ptr<Guard> guard_;
+  asio::ip::tcp::socket* guarded_ = nullptr;
+  asio::steady_timer* watchdog_wake_ = nullptr;  // while a watchdog() sleeps
   bool fired_ = false;
+  Alarm alarm_;
 };
 
 // One deadline for one exchange, without a second coroutine racing it: when it passes,
 // `on_expiry` runs (typically an I/O object's cancel()) and fired() is true from then on. The
 // work checks fired() before each new wait, so a wait begun after the cancel (its previous
-// step had completed but not yet resumed) cannot hang. Destroying the guard disarms it; the
-// timer's handler may still run afterwards and then does nothing.
+// step had completed but not yet resumed) cannot hang. Destroying the guard disarms it: the
+// callback never runs after that.
 class ExpiryGuard {
  public:
   ExpiryGuard(const asio::any_io_executor& executor, std::chrono::steady_clock::duration after,
               std::function<void()> on_expiry);
-  ~ExpiryGuard();
   ExpiryGuard(const ExpiryGuard&) = delete;
   ExpiryGuard& operator=(const ExpiryGuard&) = delete;
-  bool fired() const { return state_->fired; }
+  bool fired() const { return fired_; }
 
  private:
-  struct State {
-    std::function<void()> on_expiry;
-    bool armed = true;
-    bool fired = false;
-  };
-  std::shared_ptr<State> state_;
-  asio::steady_timer timer_;
+  static void expire(void* self);
+
+  std::function<void()> on_expiry_;
+  bool fired_ = false;
+  Alarm alarm_;
 };
 
 }  // namespace mxtls
