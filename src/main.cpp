@@ -4,12 +4,15 @@
 #include "cli/lab.hpp"
 #include "cli/listen.hpp"
 #include "cli/scan.hpp"
+#include "ossl/record_buffers.hpp"
 
 #include <CLI/CLI.hpp>
 
 #include <iostream>
 
 int main(int argc, char** argv) {
+  // Before anything touches OpenSSL (see ossl/record_buffers.hpp).
+  mxtls::ossl::install_record_buffer_pool();
   CLI::App app{"mxtls — remote STARTTLS probing scanner for mail servers"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "mxtls 0.1.0");

@@ -1,9 +1,11 @@
 // Tests for the src/ossl helpers: error-queue draining and marks, SHA-256/hex, PEM and DER
-// round trips, bundles, and refusing encrypted keys instead of prompting for a pass phrase.
+// round trips, bundles, refusing encrypted keys instead of prompting for a pass phrase, and the
+// record buffer pool.
 #include "ossl/digest.hpp"
 #include "ossl/errors.hpp"
 #include "ossl/handles.hpp"
 #include "ossl/pem.hpp"
+#include "ossl/record_buffers.hpp"
 #include "tls/pki.hpp"
 #include "unit/tls/tls_test_support.hpp"
 
@@ -14,6 +16,8 @@
 #include <openssl/x509err.h>
 
 #include <array>
+#include <cstring>
+#include <vector>
 #include <string>
 
 namespace ossl = mxtls::ossl;
@@ -133,6 +137,34 @@ TEST_CASE("ossl: an encrypted private key is refused, never prompted for") {
   CHECK_THROWS_AS(ossl::read_private_key_pem(encrypted), ossl::OpensslError);
   CHECK_THROWS_AS(ossl::read_private_key_pem(""), ossl::OpensslError);
   CHECK(ERR_peek_error() == 0);
+}
+
+TEST_CASE("ossl: record-sized blocks are recycled, up to the pool's bound; other sizes go to malloc") {
+  while (ossl::pooled_blocks_cached() > 0) std::free(ossl::pooled_allocate(ossl::pooled_block_bytes));
+  // A record buffer, written end to end: the block is at least as large as asked.
+  void* first = ossl::pooled_allocate(16709);
+  std::memset(first, 0xA5, 16709);
+  ossl::pooled_release(first);
+  CHECK(ossl::pooled_blocks_cached() == 1);
+  void* again = ossl::pooled_allocate(ossl::pooled_block_bytes);
+  CHECK(again == first);  // the freed block serves the next request
+  std::memset(again, 0x5A, ossl::pooled_block_bytes);
+  CHECK(ossl::pooled_blocks_cached() == 0);
+
+  // Small and huge blocks are not kept.
+  void* small = ossl::pooled_allocate(100);
+  void* huge = ossl::pooled_allocate(64 * 1024);
+  ossl::pooled_release(small);
+  ossl::pooled_release(huge);
+  ossl::pooled_release(nullptr);
+  CHECK(ossl::pooled_blocks_cached() == 0);
+
+  // At most pooled_blocks_kept are kept; the rest are freed (ASan's leak check sees to that).
+  std::vector<void*> blocks{again};
+  for (std::size_t i = 0; i < ossl::pooled_blocks_kept + 8; ++i) blocks.push_back(ossl::pooled_allocate(17000));
+  for (void* block : blocks) ossl::pooled_release(block);
+  CHECK(ossl::pooled_blocks_cached() == ossl::pooled_blocks_kept);
+  while (ossl::pooled_blocks_cached() > 0) std::free(ossl::pooled_allocate(ossl::pooled_block_bytes));
 }
 
 }  // TEST_SUITE("tls")
