@@ -204,6 +204,7 @@ void record_internal_error(DomainResult& d, const std::exception_ptr& error) {
   } catch (const std::exception& e) {
     what = e.what();
   } catch (...) {
+    // Not a std::exception: "unknown exception" is all there is to say.
   }
   DomainResult fresh;
   fresh.input = std::move(d.input);
