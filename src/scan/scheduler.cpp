@@ -34,7 +34,7 @@ bool held_back_by_blocked_port(const ProbeResult& r) {
 struct ProbeScheduler::Entry {
   explicit Entry(const asio::any_io_executor& ex) : result(ex) {}
   SharedValue<ProbeResult> result;
-  std::list<std::string>::iterator lru_position;
+  std::list<const std::string*>::iterator lru_position;
   bool in_lru = false;
 };
 
@@ -115,8 +115,8 @@ asio::awaitable<void> ProbeScheduler::run(const ProbeTarget& target, ProbeResult
     out = held_back_result(target, watch_.evidence(ipv6, target.port));
     co_return;
   }
-  const std::string key = probe_key(target);
-  if (const auto found = probes_.find(key); found != probes_.end()) {
+  auto [found, inserted] = probes_.try_emplace(probe_key(target));
+  if (!inserted) {
     std::shared_ptr<Entry> entry = found->second;  // keeps it alive if evicted meanwhile
     if (entry->in_lru) lru_.splice(lru_.begin(), lru_, entry->lru_position);
     ++counters_.reused;
@@ -124,8 +124,11 @@ asio::awaitable<void> ProbeScheduler::run(const ProbeTarget& target, ProbeResult
     out = filed_under(entry->result.value(), target);
     co_return;
   }
+  // The key lives in the map node only: nodes stay put, and this one is not evicted before
+  // remember() puts it in the LRU list, so the reference holds across the probe.
+  const std::string& key = found->first;
   auto entry = std::make_shared<Entry>(executor_);
-  probes_.emplace(key, entry);
+  found->second = entry;
   co_await probe_with_retries(target, out);
   if (settings_.watch_port25) co_await settle_port25(target, out);
   ++counters_.probes;
@@ -140,12 +143,12 @@ asio::awaitable<ProbeResult> ProbeScheduler::run(ProbeTarget target) {
 }
 
 void ProbeScheduler::remember(const std::string& key, const std::shared_ptr<Entry>& entry) {
-  lru_.push_front(key);
+  lru_.push_front(&key);
   entry->lru_position = lru_.begin();
   entry->in_lru = true;
   while (lru_.size() > settings_.cache_entries) {
-    const std::string& oldest = lru_.back();
-    if (const auto it = probes_.find(oldest); it != probes_.end()) {
+    // Found first, erased after: the key lives in the node being erased.
+    if (const auto it = probes_.find(*lru_.back()); it != probes_.end()) {
       it->second->in_lru = false;
       probes_.erase(it);
     }

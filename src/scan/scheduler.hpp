@@ -118,7 +118,7 @@ class ProbeScheduler {
   Pacer pacer_;
   std::unordered_map<asio::ip::address, std::unique_ptr<AddressSlots>> per_address_;
   std::unordered_map<std::string, std::shared_ptr<Entry>> probes_;  // running and finished
-  std::list<std::string> lru_;                                      // finished, most recent first
+  std::list<const std::string*> lru_;  // keys (in probes_) of finished probes, most recent first
   SchedulerCounters counters_;
 
   struct Port25Holds {

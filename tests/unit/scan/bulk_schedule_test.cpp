@@ -254,6 +254,20 @@ TEST_CASE("finished probes are cached up to the bound, least recently used first
   CHECK(fake.calls == 4);
 }
 
+TEST_CASE("without a probe cache every target is probed again and nothing is kept") {
+  asio::io_context io(1);
+  FakeProber fake{io};
+  fake.hold = 0ms;
+  SchedulerSettings settings;
+  settings.cache_entries = 0;
+  ProbeScheduler scheduler(io.get_executor(), settings, fake.prober());
+  const auto one = [&](const char* mx) { run_all(io, scheduler, {target("x.test", mx, "127.0.0.50")}); };
+  one("a.test");
+  one("a.test");
+  CHECK(fake.calls == 2);
+  CHECK(scheduler.cached() == 0);
+}
+
 TEST_CASE("the pacer spaces new connections by the rate") {
   asio::io_context io(1);
   Pacer pacer(200);  // 5 ms apart
