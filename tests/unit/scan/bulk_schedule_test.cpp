@@ -234,38 +234,45 @@ TEST_CASE("excluded addresses and MX names are never contacted") {
   CHECK(scheduler.counters().excluded == 2);
 }
 
+namespace {
+// A scheduler with a probe cache of `entries`, whose prober answers at once; probe(mx) runs
+// one target of that MX name on one fixed address.
+struct CacheBench {
+  explicit CacheBench(std::size_t entries) : fake{io}, scheduler(io.get_executor(), settings_for(entries), fake.prober()) {
+    fake.hold = 0ms;
+  }
+  static SchedulerSettings settings_for(std::size_t entries) {
+    SchedulerSettings settings;
+    settings.cache_entries = entries;
+    return settings;
+  }
+  void probe(const char* mx) { run_all(io, scheduler, {target("x.test", mx, "127.0.0.50")}); }
+  asio::io_context io{1};  // first: the others are built on it
+  FakeProber fake;
+  ProbeScheduler scheduler;
+};
+}  // namespace
+
 TEST_CASE("finished probes are cached up to the bound, least recently used first out") {
-  asio::io_context io(1);
-  FakeProber fake{io};
-  fake.hold = 0ms;
-  SchedulerSettings settings;
-  settings.cache_entries = 2;
-  ProbeScheduler scheduler(io.get_executor(), settings, fake.prober());
-  const auto one = [&](const char* mx) { run_all(io, scheduler, {target("x.test", mx, "127.0.0.50")}); };
-  one("a.test");
-  one("b.test");
-  one("a.test");  // cached: a is now the most recent
-  CHECK(fake.calls == 2);
-  one("c.test");  // evicts b
-  CHECK(scheduler.cached() == 2);
-  one("a.test");
-  CHECK(fake.calls == 3);
-  one("b.test");  // evicted earlier: probed again
-  CHECK(fake.calls == 4);
+  CacheBench bench(2);
+  bench.probe("a.test");
+  bench.probe("b.test");
+  bench.probe("a.test");  // cached: a is now the most recent
+  CHECK(bench.fake.calls == 2);
+  bench.probe("c.test");  // evicts b
+  CHECK(bench.scheduler.cached() == 2);
+  bench.probe("a.test");
+  CHECK(bench.fake.calls == 3);
+  bench.probe("b.test");  // evicted earlier: probed again
+  CHECK(bench.fake.calls == 4);
 }
 
 TEST_CASE("without a probe cache every target is probed again and nothing is kept") {
-  asio::io_context io(1);
-  FakeProber fake{io};
-  fake.hold = 0ms;
-  SchedulerSettings settings;
-  settings.cache_entries = 0;
-  ProbeScheduler scheduler(io.get_executor(), settings, fake.prober());
-  const auto one = [&](const char* mx) { run_all(io, scheduler, {target("x.test", mx, "127.0.0.50")}); };
-  one("a.test");
-  one("a.test");
-  CHECK(fake.calls == 2);
-  CHECK(scheduler.cached() == 0);
+  CacheBench bench(0);
+  bench.probe("a.test");
+  bench.probe("a.test");
+  CHECK(bench.fake.calls == 2);
+  CHECK(bench.scheduler.cached() == 0);
 }
 
 TEST_CASE("the pacer spaces new connections by the rate") {
