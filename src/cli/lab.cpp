@@ -5,6 +5,7 @@
 
 #include "cli/check.hpp"
 #include "core/domain_name.hpp"
+#include "core/endpoint_text.hpp"
 #include "lab/fleet.hpp"
 #include "report/text.hpp"
 #include "report/verdict.hpp"
@@ -65,7 +66,7 @@ std::string observed_summary(const DomainResult& d) {
 std::vector<DomainResult> check_lab_domains(asio::io_context& io, const lab::Fleet& fleet) {
   ProbeOptions probe;
   const auto dns = fleet.dns_endpoint();
-  probe.resolvers = {dns.address().to_string() + ":" + std::to_string(dns.port())};
+  probe.resolvers = {endpoint_text(dns)};
   probe.port = fleet.smtp_port();
   probe.ehlo_name = "demo.mxtls.test";
   probe.connect_timeout = 3;

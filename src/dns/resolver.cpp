@@ -3,6 +3,7 @@
 // over all servers, and falls back to TCP on truncation. Message bytes are dns/wire's work.
 #include "dns/resolver.hpp"
 
+#include "core/endpoint_text.hpp"
 #include "dns/ldns_handles.hpp"
 #include "dns/resolution.hpp"
 #include "dns/wire.hpp"
@@ -79,13 +80,6 @@ std::uint16_t random_query_id() {
     left = pool.size();
   }
   return pool[--left];
-}
-
-template <typename Endpoint>
-std::string endpoint_text(const Endpoint& endpoint) {
-  const auto address = endpoint.address();
-  const std::string host = address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
-  return host + ":" + std::to_string(endpoint.port());
 }
 
 // What one exchange with one server gave.

@@ -3,6 +3,7 @@
 // Queries are hostile input too: the same structural check as the resolver runs first.
 #include "dns/zone_server.hpp"
 
+#include "core/endpoint_text.hpp"
 #include "dns/ldns_handles.hpp"
 #include "dns/wire.hpp"
 
@@ -560,7 +561,7 @@ void ZoneServer::start() {
     if (error) {
       if (any_port && attempt < port_zero_bind_attempts) continue;
       throw std::system_error(
-          error, "bind TCP " + tcp_endpoint.address().to_string() + ":" + std::to_string(port));
+          error, "bind TCP " + endpoint_text(tcp_endpoint));
     }
     acceptor.listen();
 

@@ -2,6 +2,7 @@
 // answered once and closed (Connection: close), as an MTA-STS fetcher expects.
 #include "lab/policy_server.hpp"
 
+#include "core/endpoint_text.hpp"
 #include "core/text.hpp"
 #include "tls/server.hpp"
 
@@ -139,8 +140,8 @@ void PolicyServer::start() {
   if (!ec) acceptor.bind(state_->endpoint, ec);
   if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec)
-    throw std::runtime_error("MTA-STS policy server: cannot listen on " + state_->endpoint.address().to_string() + ":" +
-                             std::to_string(state_->endpoint.port()) + ": " + ec.message());
+    throw std::runtime_error("MTA-STS policy server: cannot listen on " + endpoint_text(state_->endpoint) + ": " +
+                             ec.message());
   state_->endpoint = acceptor.local_endpoint();
   asio::co_spawn(state_->executor, accept_loop(state_), asio::detached);
 }

@@ -5,6 +5,7 @@
 #include "lab/scale.hpp"
 
 #include "core/deadline.hpp"
+#include "core/endpoint_text.hpp"
 #include "dns/zone_server.hpp"
 #include "tls/pki.hpp"
 #include "tls/server.hpp"
@@ -422,8 +423,7 @@ void ScaleFleet::start() {
         if (!error) acceptor.bind(endpoint, error);
         if (!error) acceptor.listen(asio::socket_base::max_listen_connections, error);
         if (error) {
-          failure = "cannot listen on " + endpoint.address().to_string() + ":" + std::to_string(port) + ": " +
-                    error.message();
+          failure = "cannot listen on " + endpoint_text(endpoint) + ": " + error.message();
           break;
         }
         if (port == 0) port = acceptor.local_endpoint().port();

@@ -3,15 +3,6 @@
 
 namespace mxtls::lab {
 
-std::string endpoint_text(const asio::ip::address& address, std::uint16_t port) {
-  if (address.is_v6()) return "[" + address.to_string() + "]:" + std::to_string(port);
-  return address.to_string() + ":" + std::to_string(port);
-}
-
-std::string endpoint_text(const asio::ip::tcp::endpoint& endpoint) {
-  return endpoint_text(endpoint.address(), endpoint.port());
-}
-
 std::string printable(std::string_view bytes, std::size_t max_chars) {
   static constexpr char hex[] = "0123456789abcdef";
   std::string out;

@@ -2,7 +2,7 @@
 // made safe to keep and print.
 #pragma once
 
-#include <asio/ip/tcp.hpp>
+#include "core/endpoint_text.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -11,9 +11,7 @@
 
 namespace mxtls::lab {
 
-// "127.0.0.1:25" or "[::1]:25", for messages and transcripts.
-std::string endpoint_text(const asio::ip::tcp::endpoint& endpoint);
-std::string endpoint_text(const asio::ip::address& address, std::uint16_t port);
+using mxtls::endpoint_text;  // "127.0.0.1:25" or "[::1]:25" (core/endpoint_text.hpp)
 
 // A client line made safe to keep and print: printable ASCII as is, other bytes as \xHH,
 // cut at `max_chars` (a "..." suffix marks the cut).

@@ -4,6 +4,7 @@
 // every line and message a size limit, and the number of sessions is capped.
 #include "listen/receiver.hpp"
 
+#include "core/endpoint_text.hpp"
 #include "core/text.hpp"
 #include "listen/command.hpp"
 #include "smtp/server_channel.hpp"
@@ -34,11 +35,6 @@ namespace {
 
 constexpr auto as_tuple_awaitable = asio::experimental::as_tuple(asio::use_awaitable);
 using namespace asio::experimental::awaitable_operators;
-
-std::string endpoint_text(const asio::ip::tcp::endpoint& e) {
-  const std::string address = e.address().to_string();
-  return (e.address().is_v6() ? "[" + address + "]" : address) + ":" + std::to_string(e.port());
-}
 
 // "Sun, 22 Nov 2026 15:30:00 +0000" (RFC 5322 date-time) for our own Received: line.
 std::string rfc5322_now() {

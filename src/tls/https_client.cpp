@@ -4,6 +4,7 @@
 // must not make us buffer without limit) and so is the time, across every phase.
 #include "tls/https_client.hpp"
 
+#include "core/endpoint_text.hpp"
 #include "core/text.hpp"
 
 #include <asio/connect.hpp>
@@ -30,10 +31,6 @@ namespace {
 
 constexpr auto as_result = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr std::size_t max_head = 16 * 1024;
-
-std::string where_text(const asio::ip::address& a, std::uint16_t port) {
-  return a.is_v6() ? "[" + a.to_string() + "]:" + std::to_string(port) : a.to_string() + ":" + std::to_string(port);
-}
 
 }  // namespace
 
@@ -78,7 +75,7 @@ asio::awaitable<HttpsResponse> fetch(const HttpsContext& context, const HttpsReq
     asio::ip::tcp::socket socket(executor);
     const asio::ip::tcp::endpoint endpoint(address, request.port);
     auto [connect_error] = co_await socket.async_connect(endpoint, as_result);
-    const std::string where = where_text(address, request.port);
+    const std::string where = endpoint_text(address, request.port);
     if (connect_error) {
       last_error = "connect to " + where + ": " + connect_error.message();
       continue;

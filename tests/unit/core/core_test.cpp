@@ -1,9 +1,12 @@
 // Core helpers: domain name normalisation (IDN, trailing dots, bad names with reasons),
-// printable() on hostile bytes, and the stable names of statuses and phases.
+// printable() on hostile bytes, endpoints as text, and the stable names of statuses and phases.
 #include "core/domain_name.hpp"
+#include "core/endpoint_text.hpp"
 #include "core/result.hpp"
 #include "core/text.hpp"
 
+#include <asio/ip/tcp.hpp>
+#include <asio/ip/udp.hpp>
 #include <doctest/doctest.h>
 
 using namespace mxtls;
@@ -50,6 +53,15 @@ TEST_CASE("printable keeps UTF-8 and escapes everything else, within a bound") {
   CHECK(printable("\xc0\xaf") == "\\xC0\\xAF");  // overlong encoding of '/'
   CHECK(printable("\xed\xa0\x80") == "\\xED\\xA0\\x80");  // surrogate
   CHECK(printable(std::string(1000, 'x'), 10) == std::string(10, 'x') + "…");
+}
+
+TEST_CASE("endpoints are written address:port, IPv6 in brackets") {
+  CHECK(mxtls::endpoint_text(asio::ip::make_address("127.0.0.1"), 25) == "127.0.0.1:25");
+  CHECK(mxtls::endpoint_text(asio::ip::make_address("::1"), 25) == "[::1]:25");
+  CHECK(mxtls::endpoint_text(asio::ip::tcp::endpoint(asio::ip::make_address("2001:db8::25"), 587)) ==
+        "[2001:db8::25]:587");
+  CHECK(mxtls::endpoint_text(asio::ip::udp::endpoint(asio::ip::make_address("127.53.0.53"), 5353)) ==
+        "127.53.0.53:5353");
 }
 
 TEST_CASE("status and phase names are the schema's") {
