@@ -18,9 +18,10 @@ namespace mxtls {
 
 namespace detail {
 
-// Most domains have one probe: awaited in place, it needs no spawned frame nor shared state
-// (about 1 KB per domain in flight). Like a spawned task it must not see a cancellation of
-// ours, so ours is switched off while it runs and reconnected after.
+// A lone task awaited in place needs no spawned frame nor shared state. Like a spawned task it
+// must not see a cancellation of ours, so ours is switched off while it runs and reconnected
+// after. (scan_domain inlines the same shield for a domain's single probe, to save even this
+// frame per domain in flight.)
 inline asio::awaitable<void> await_shielded(asio::awaitable<void> task) {
   co_await asio::this_coro::reset_cancellation_state(asio::disable_cancellation());
   try {
@@ -55,8 +56,8 @@ inline asio::awaitable<void> spawn_all_and_wait(std::vector<asio::awaitable<void
 
 // Run awaitables concurrently on the current executor and wait for all of them, even when
 // cancelled meanwhile (they may write into the caller's memory). Exceptions are swallowed:
-// each task records its own outcome. Not a coroutine itself: the single-task case, which
-// waits as long as a whole probe, keeps only the small frame of await_shielded.
+// each task records its own outcome. Not a coroutine itself: the single-task case keeps only
+// the small frame of await_shielded.
 inline asio::awaitable<void> gather_all(std::vector<asio::awaitable<void>> tasks) {
   if (tasks.size() == 1) return detail::await_shielded(std::move(tasks.front()));
   return detail::spawn_all_and_wait(std::move(tasks));

@@ -136,8 +136,10 @@ ClientTlsContext::~ClientTlsContext() = default;
 struct ClientTlsSession::Impl {
   Impl(asio::ip::tcp::socket& s, SSL_CTX* ctx) : socket(s), ssl(SSL_new(ctx), &SSL_free) {
     if (!ssl) throw std::runtime_error("SSL_new failed");
+    // Usually already non-blocking (the plain SMTP transport read it so): Asio would repeat
+    // the ioctl on every call.
     asio::error_code ec;
-    socket.non_blocking(true, ec);
+    if (!socket.non_blocking()) socket.non_blocking(true, ec);
     if (ec || SSL_set_fd(ssl.get(), static_cast<int>(socket.native_handle())) != 1)
       throw std::runtime_error("cannot attach TLS to the socket");
     SSL_set_connect_state(ssl.get());
