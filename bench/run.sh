@@ -34,8 +34,10 @@ want() { [[ ",$only," == *",$1,"* ]]; }
 
 work=$(mktemp -d /tmp/mxtls-bench.XXXXXX)
 lab_pid=
+twin_pid=
 cleanup() {
     [ -n "$lab_pid" ] && kill -TERM "$lab_pid" 2>/dev/null && wait "$lab_pid" 2>/dev/null
+    [ -n "$twin_pid" ] && kill -TERM "$twin_pid" 2>/dev/null && wait "$twin_pid" 2>/dev/null
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -50,36 +52,52 @@ lab_core=1; client_core=0
 dns_port=5399
 smtp_port=2599
 dns_addr=127.53.0.53
+twin_port=2598          # B2's twin lab: the same fleet without the injected delay
+twin_dns_addr=127.53.0.54
 
 say() { printf '%s\n' "$*"; }
 figure() { printf '  %-58s %s\n' "$1" "$2"; }
 
-# start_lab ARGS...: starts the lab on the lab core and waits for its description line.
-start_lab() {
-    stop_lab
-    taskset -c "$lab_core" "${lab_cmd[@]}" --dns "$dns_addr:$dns_port" --smtp-port "$smtp_port" \
-        --ca-out "$work/ca.pem" --domains-out "$work/domains.txt" --targets-out "$work/targets.txt" \
-        "$@" > "$work/lab.log" 2>&1 &
-    lab_pid=$!
+# spawn_lab DIR DNS_ADDR PORT ARGS...: starts a lab on the lab core, its files in DIR (ca.pem,
+# domains.txt, targets.txt, lab.log); leaves its pid in $spawned and waits for its description.
+spawn_lab() {
+    local dir=$1 dns=$2 port=$3; shift 3
+    mkdir -p "$dir"
+    taskset -c "$lab_core" "${lab_cmd[@]}" --dns "$dns:$dns_port" --smtp-port "$port" \
+        --ca-out "$dir/ca.pem" --domains-out "$dir/domains.txt" --targets-out "$dir/targets.txt" \
+        "$@" > "$dir/lab.log" 2>&1 &
+    spawned=$!
     for _ in $(seq 1 600); do
-        if grep -q 'mxtls lab --scale: .*started in' "$work/lab.log"; then
-            say "  lab: $(grep 'started in' "$work/lab.log" | head -1 | sed 's/^mxtls lab --scale: //')"
+        if grep -q 'mxtls lab --scale: .*started in' "$dir/lab.log"; then
+            say "  lab: $(grep 'started in' "$dir/lab.log" | head -1 | sed 's/^mxtls lab --scale: //')"
             return 0
         fi
-        if ! kill -0 "$lab_pid" 2>/dev/null; then
-            say "run.sh: the lab did not start:"; cat "$work/lab.log"; lab_pid=; return 1
+        if ! kill -0 "$spawned" 2>/dev/null; then
+            say "run.sh: the lab did not start:"; cat "$dir/lab.log"; spawned=; return 1
         fi
         sleep 0.2
     done
     say "run.sh: the lab did not start within 120 s"; return 1
 }
-stop_lab() {
-    if [ -n "$lab_pid" ]; then
-        kill -TERM "$lab_pid" 2>/dev/null; wait "$lab_pid" 2>/dev/null
-        lab_pid=
-        grep 'stopped after' "$work/lab.log" | sed 's/^/  lab: /'
-    fi
+# end_lab PID DIR: stops a lab started by spawn_lab and prints its closing line.
+end_lab() {
+    kill -TERM "$1" 2>/dev/null; wait "$1" 2>/dev/null
+    grep 'stopped after' "$2/lab.log" | sed 's/^/  lab: /'
 }
+# start_lab ARGS...: the lab the scans aim at, files in $work.
+start_lab() {
+    stop_lab
+    spawn_lab "$work" "$dns_addr" "$smtp_port" "$@" || return 1
+    lab_pid=$spawned
+}
+stop_lab() { [ -n "$lab_pid" ] && end_lab "$lab_pid" "$work"; lab_pid=; }
+# start_twin ARGS...: a second lab (files in $work/twin) on its own port and DNS address.
+start_twin() {
+    stop_twin
+    spawn_lab "$work/twin" "$twin_dns_addr" "$twin_port" "$@" || return 1
+    twin_pid=$spawned
+}
+stop_twin() { [ -n "$twin_pid" ] && end_lab "$twin_pid" "$work/twin"; twin_pid=; }
 # Lab CPU seconds so far (utime + stime of the lab process), to show when the lab is the bottleneck.
 lab_cpu() {
     awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$lab_pid/stat" 2>/dev/null || echo 0
@@ -111,13 +129,16 @@ have_scan() {
 no_scan() { say "  SKIPPED: \`mxtls scan\` is not available in $mxtls (build it first); $1 needs it"; }
 
 # run_scan NAME DOMAINS_FILE CONCURRENCY PER_IP [extra scan options]: the scanner on the client
-# core under /usr/bin/time -v; leaves $work/NAME.time, $work/NAME.jsonl, $work/NAME.err.
+# core under /usr/bin/time -v; leaves $work/NAME.time, $work/NAME.jsonl, $work/NAME.err. It
+# scans the lab, or the twin lab when $scan_twin is 1.
+scan_twin=0
 run_scan() {
     local name=$1 domains=$2 concurrency=$3 per_ip=$4; shift 4
+    local aim=(--resolver "$dns_addr:$dns_port" --port "$smtp_port" --ca-file "$work/ca.pem")
+    [ "$scan_twin" = 1 ] && aim=(--resolver "$twin_dns_addr:$dns_port" --port "$twin_port" --ca-file "$work/twin/ca.pem")
     rm -f "$work/$name.jsonl"
     taskset -c "$client_core" /usr/bin/time -v -o "$work/$name.time" \
-        "$mxtls" scan -i "$domains" -o "$work/$name.jsonl" --resolver "$dns_addr:$dns_port" \
-        --port "$smtp_port" --ca-file "$work/ca.pem" --concurrency "$concurrency" --per-ip "$per_ip" \
+        "$mxtls" scan -i "$domains" -o "$work/$name.jsonl" "${aim[@]}" --concurrency "$concurrency" --per-ip "$per_ip" \
         --quiet "${scan_common[@]}" "$@" > "$work/$name.out" 2> "$work/$name.err"
     local rc=$?
     # 1 only says some domain has no encrypted delivery: expected on a lab of broken hosts.
@@ -152,9 +173,9 @@ mean_probe_ms() {
 }
 
 if [ "$quick" = 1 ]; then
-    b1_domains=1000;  b1_rounds=1; b2_domains=6000;  b2_hosts=3000; b2_levels="100 500"; b3_conns=1000; b3_hosts=500
+    b1_domains=1000;  b1_rounds=1; b2_domains=6000;  b2_hosts=3000; b2_rounds=1; b2_levels="100 500"; b3_conns=1000; b3_hosts=500
 else
-    b1_domains=5000;  b1_rounds=5; b2_domains=60000; b2_hosts=5000;  b2_levels="1000 5000 10000"; b3_conns=10000; b3_hosts=5000
+    b1_domains=5000;  b1_rounds=5; b2_domains=60000; b2_hosts=5000;  b2_rounds=3; b2_levels="1000 5000 10000"; b3_conns=10000; b3_hosts=5000
 fi
 say "mxtls benchmarks on $(uname -n): $cores cores, lab on core $lab_core, client on core $client_core"
 say "  lab: ${lab_cmd[*]}; scanner: $mxtls"
@@ -195,15 +216,21 @@ if want B1; then
 fi
 
 # --- B2: latency-bound throughput at 80 ms median per-reply delay ------------------------------
+# Two ceilings: the B1 figure (1 core / B1's CPU per probe), and one measured on a twin of the
+# B2 fleet without the delay, scanning the same domains in turns with each delayed run. The
+# twin's is the fair one: it is the same workload (a 5000-host fleet, as many domains as the
+# delayed run, whose size changes the CPU per probe: the probe and DNS caches grow with it),
+# measured within a minute of the run it is compared with, where this machine's speed drifts
+# by a third between B1 and B2.
 if want B2; then
     say ""; say "B2 probes/s with 80 ms median per-reply delay ($b2_hosts hosts, good only)"
-    if start_lab --scale "$b2_domains" --hosts "$b2_hosts" --providers 0 --provider-share 0 --mix good=1 \
-        --delay-median 80ms --delay-spread 0.5; then
+    fleet=(--scale "$b2_domains" --hosts "$b2_hosts" --providers 0 --provider-share 0 --mix good=1)
+    if start_lab "${fleet[@]}" --delay-median 80ms --delay-spread 0.5 && start_twin "${fleet[@]}"; then
         mean_ms=$(mean_probe_ms)
         figure "mean probe time at concurrency 1 (minimal client)" "$(fmt "$mean_ms") ms"
         if [ -n "$cpu_per_probe_scan" ]; then
             ceiling=$(calc "1000000 / $cpu_per_probe_scan")
-            figure "CPU ceiling (1 core / B1 scan CPU per probe)" "$(fmt "$ceiling" 0) probes/s"
+            figure "B1 CPU ceiling (1 core / B1 scan CPU per probe)" "$(fmt "$ceiling" 0) probes/s"
         else
             ceiling=
         fi
@@ -215,31 +242,48 @@ if want B2; then
                 # Enough work for ~15 s at the ideal rate, within the zone.
                 n=$(calc "$ideal * 15" | cut -d. -f1); [ "$n" -gt "$b2_domains" ] && n=$b2_domains
                 [ "$n" -lt "$((c * 2))" ] && n=$((c * 2 < b2_domains ? c * 2 : b2_domains))
-                head -n "$n" "$work/domains.txt" > "$work/b2.txt"
-                before=$(lab_cpu)
-                # Results are appended as they complete: counting them every 0.1 s (on the lab
-                # core) gives the steady rate between 10 % and 90 % of the run, without the
-                # ramp-up and the drain of the last $c probes that the whole-run rate includes.
-                sample_output "$work/b2_$c.jsonl" "$work/b2_$c.samples" &
-                sampler=$!
-                taskset -cp "$lab_core" "$sampler" > /dev/null 2>&1
-                run_scan "b2_$c" "$work/b2.txt" "$c" 2
-                kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null
-                lab_used=$(calc "$(lab_cpu) - $before")
-                wall=$(wall_of "$work/b2_$c.time")
-                rate=$(calc "$n / $wall")
-                steady=$(steady_rate "$work/b2_$c.samples" "$n")
-                figure "concurrency $c: $n probes in $(fmt "$wall") s" "$(fmt "$rate" 0) probes/s"
-                figure "  ideal min($c / mean, CPU ceiling)" "$(fmt "$ideal" 0) probes/s -> $(fmt "$(calc "100 * $rate / $ideal")" 0) % (target >= 90 %)"
-                [ -n "$steady" ] && figure "  steady rate (10 % to 90 % of results)" "$(fmt "$steady" 0) probes/s -> $(fmt "$(calc "100 * $steady / $ideal")" 0) % of ideal"
-                figure "  lab CPU busy (core $lab_core)" "$(fmt "$(calc "100 * $lab_used / $wall")" 0) %"
-                figure "  scanner peak RSS" "$(tv "$work/b2_$c.time" 'Maximum resident set size') KB"
+                shares=(); shares_b1=(); steadies=()
+                say "  concurrency $c, $n probes per run, latency bound $(fmt "$latency_bound" 0) probes/s:"
+                for round in $(seq 1 "$b2_rounds"); do
+                    off=$(( (round - 1) * n )); [ $((off + n)) -gt "$b2_domains" ] && off=0
+                    tail -n "+$((off + 1))" "$work/domains.txt" | head -n "$n" > "$work/b2.txt"
+                    # The twin first, as B1 scans (concurrency 200, no delay): the CPU ceiling now.
+                    scan_twin=1 run_scan "b2_twin" "$work/b2.txt" 200 2
+                    twin_cpu=$(calc "$(cpu_of "$work/b2_twin.time") * 1000000 / $n")
+                    twin_ideal=$(calc "1000000 / $twin_cpu")
+                    [ "$(calc "$twin_ideal > $latency_bound")" = 1 ] && twin_ideal=$latency_bound
+                    before=$(lab_cpu)
+                    # Results are appended as they complete: counting them every 0.1 s (on the
+                    # lab core) gives the steady rate between 10 % and 90 % of the run, without
+                    # the ramp-up and the drain of the last $c probes that the whole-run rate has.
+                    sample_output "$work/b2_$c.jsonl" "$work/b2_$c.samples" &
+                    sampler=$!
+                    taskset -cp "$lab_core" "$sampler" > /dev/null 2>&1
+                    run_scan "b2_$c" "$work/b2.txt" "$c" 2
+                    kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null
+                    lab_used=$(calc "$(lab_cpu) - $before")
+                    wall=$(wall_of "$work/b2_$c.time")
+                    rate=$(calc "$n / $wall")
+                    steady=$(steady_rate "$work/b2_$c.samples" "$n")
+                    busy=$(calc "100 * $(cpu_of "$work/b2_$c.time") / $wall")
+                    shares+=("$(calc "100 * $rate / $twin_ideal")")
+                    shares_b1+=("$(calc "100 * $rate / $ideal")")
+                    [ -n "$steady" ] && steadies+=("$(calc "100 * $steady / $twin_ideal")")
+                    figure "  round $round: $(fmt "$rate" 0) probes/s (steady $(fmt "${steady:-0}" 0)), scanner $(fmt "$busy" 0) % busy" \
+                        "twin ceiling $(fmt "$twin_ideal" 0) ($(fmt "$twin_cpu" 0) us/probe) -> $(fmt "${shares[-1]}" 0) %"
+                    figure "    lab CPU busy (core $lab_core); scanner peak RSS" \
+                        "$(fmt "$(calc "100 * $lab_used / $wall")" 0) %; $(tv "$work/b2_$c.time" 'Maximum resident set size') KB"
+                done
+                figure "  rate / min($c / mean, twin ceiling), median" "$(fmt "$(median "${shares[@]}")" 0) % (target >= 90 %)"
+                [ ${#steadies[@]} -gt 0 ] && figure "  steady rate (10 % to 90 % of results) / that, median" "$(fmt "$(median "${steadies[@]}")" 0) %"
+                [ -n "$ceiling" ] && figure "  rate / min($c / mean, B1 ceiling), median" "$(fmt "$(median "${shares_b1[@]}")" 0) %"
             done
         else
             no_scan B2
         fi
-        stop_lab
     fi
+    stop_twin
+    stop_lab
 fi
 
 # --- B3: peak RSS per connection, waiting for a banner and in TLS ------------------------------
