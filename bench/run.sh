@@ -265,11 +265,12 @@ if want B2; then
                     wall=$(wall_of "$work/b2_$c.time")
                     rate=$(calc "$n / $wall")
                     steady=$(steady_rate "$work/b2_$c.samples" "$n")
+                    steady_text=n/a; [ -n "$steady" ] && steady_text=$(fmt "$steady" 0)
                     busy=$(calc "100 * $(cpu_of "$work/b2_$c.time") / $wall")
                     shares+=("$(calc "100 * $rate / $twin_ideal")")
                     shares_b1+=("$(calc "100 * $rate / $ideal")")
                     [ -n "$steady" ] && steadies+=("$(calc "100 * $steady / $twin_ideal")")
-                    figure "  round $round: $(fmt "$rate" 0) probes/s (steady $(fmt "${steady:-0}" 0)), scanner $(fmt "$busy" 0) % busy" \
+                    figure "  round $round: $(fmt "$rate" 0) probes/s (steady $steady_text), scanner $(fmt "$busy" 0) % busy" \
                         "twin ceiling $(fmt "$twin_ideal" 0) ($(fmt "$twin_cpu" 0) us/probe) -> $(fmt "${shares[-1]}" 0) %"
                     figure "    lab CPU busy (core $lab_core); scanner peak RSS" \
                         "$(fmt "$(calc "100 * $lab_used / $wall")" 0) %; $(tv "$work/b2_$c.time" 'Maximum resident set size') KB"
