@@ -173,7 +173,7 @@ mean_probe_ms() {
 }
 
 if [ "$quick" = 1 ]; then
-    b1_domains=1000;  b1_rounds=1; b2_domains=6000;  b2_hosts=3000; b2_rounds=1; b2_levels="100 500"; b3_conns=1000; b3_hosts=500
+    b1_domains=1000;  b1_rounds=1; b2_domains=6000;  b2_hosts=3000; b2_rounds=2; b2_levels="100 500"; b3_conns=1000; b3_hosts=500
 else
     b1_domains=5000;  b1_rounds=5; b2_domains=60000; b2_hosts=5000;  b2_rounds=3; b2_levels="1000 5000 10000"; b3_conns=10000; b3_hosts=5000
 fi
@@ -256,6 +256,8 @@ if want B2; then
                     # Results are appended as they complete: counting them every 0.1 s (on the
                     # lab core) gives the steady rate between 10 % and 90 % of the run, without
                     # the ramp-up and the drain of the last $c probes that the whole-run rate has.
+                    # (The last round's output goes first: the sampler would count it.)
+                    rm -f "$work/b2_$c.jsonl"
                     sample_output "$work/b2_$c.jsonl" "$work/b2_$c.samples" &
                     sampler=$!
                     taskset -cp "$lab_core" "$sampler" > /dev/null 2>&1
