@@ -102,7 +102,6 @@ stop_twin() { [ -n "$twin_pid" ] && end_lab "$twin_pid" "$work/twin"; twin_pid=;
 lab_cpu() {
     awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$lab_pid/stat" 2>/dev/null || echo 0
 }
-lab_connections() { grep -o 'stopped after [0-9]*' "$work/lab.log" | grep -o '[0-9]*$'; }
 
 # /usr/bin/time -v fields from FILE.
 tv() { grep -F "$2" "$1" | head -1 | awk -F': ' '{ print $2 }'; }
@@ -218,7 +217,7 @@ fi
 # --- B2: latency-bound throughput at 80 ms median per-reply delay ------------------------------
 # Two ceilings: the B1 figure (1 core / B1's CPU per probe), and one measured on a twin of the
 # B2 fleet without the delay, scanning the same domains in turns with each delayed run. The
-# twin's is the fair one: it is the same workload (a 5000-host fleet, as many domains as the
+# twin's is the fair one: it is the same workload (the same fleet, as many domains as the
 # delayed run, whose size changes the CPU per probe: the probe and DNS caches grow with it),
 # measured within a minute of the run it is compared with, where this machine's speed drifts
 # by a third between B1 and B2.
