@@ -44,6 +44,9 @@ class HeapOptional {
   }
 
   friend bool operator==(const HeapOptional& a, std::nullopt_t) { return !a.has_value(); }
+  friend bool operator==(const HeapOptional& a, const HeapOptional& b) {
+    return a.has_value() == b.has_value() && (!a.has_value() || *a == *b);
+  }
 
  private:
   template <class U>

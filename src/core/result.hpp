@@ -97,6 +97,7 @@ struct CertFacts {
   int chain_length = 0;             // certificates the server sent
   std::string sha256;               // leaf DER, lower-case hex
   std::string spki_sha256;          // leaf SubjectPublicKeyInfo DER, lower-case hex
+  bool operator==(const CertFacts&) const = default;
 };
 
 struct TlsFacts {
@@ -108,6 +109,7 @@ struct TlsFacts {
   CertVerdict verdict = CertVerdict::anonymous;
   std::string verify_error;  // OpenSSL's reason when the chain does not verify
   bool name_matched = false;
+  bool operator==(const TlsFacts&) const = default;
 };
 
 // What DANE said about one probe. Depends only on (MX, IP, port): it may be shared between
@@ -119,11 +121,13 @@ struct DaneFacts {
   int matched_depth = -1;         // 0: the leaf certificate, 1: its issuer, …
   std::string detail;             // why failed / unusable / not applicable, in words
   bool halfdane = false;          // secure TLSA beside insecure addresses, or the reverse
+  bool operator==(const DaneFacts&) const = default;
 };
 
 struct PhaseTime {
   Phase phase;
   std::int64_t ms;
+  bool operator==(const PhaseTime&) const = default;
 };
 
 // One (domain, MX host, IP, port). Always produced, also when a phase failed.
@@ -162,6 +166,7 @@ struct ProbeResult {
   std::vector<std::string> earlier_attempts;
 
   // When the same (IP, port, MX) serves several domains the probe runs once and is copied.
+  bool operator==(const ProbeResult&) const = default;
 };
 
 enum class DomainKind {

@@ -4,6 +4,7 @@
 #include "scan/scheduler.hpp"
 
 #include "core/text.hpp"
+#include "scan/probe_pack.hpp"
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
@@ -33,7 +34,7 @@ bool held_back_by_blocked_port(const ProbeResult& r) {
 
 struct ProbeScheduler::Entry {
   explicit Entry(const asio::any_io_executor& ex) : result(ex) {}
-  SharedValue<ProbeResult> result;
+  SharedValue<std::string> result;  // pack_probe() of the finished result: one allocation, kept
   std::list<const std::string*>::iterator lru_position;
   bool in_lru = false;
 };
@@ -121,7 +122,7 @@ asio::awaitable<void> ProbeScheduler::run(const ProbeTarget& target, ProbeResult
     if (entry->in_lru) lru_.splice(lru_.begin(), lru_, entry->lru_position);
     ++counters_.reused;
     co_await entry->result.wait();
-    out = filed_under(entry->result.value(), target);
+    out = filed_under(unpack_probe(entry->result.value()), target);
     co_return;
   }
   // The key lives in the map node only: nodes stay put, and this one is not evicted before
@@ -132,7 +133,7 @@ asio::awaitable<void> ProbeScheduler::run(const ProbeTarget& target, ProbeResult
   co_await probe_with_retries(target, out);
   if (settings_.watch_port25) co_await settle_port25(target, out);
   ++counters_.probes;
-  entry->result.set(out);
+  entry->result.set(pack_probe(out));
   remember(key, entry);
 }
 
