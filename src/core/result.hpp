@@ -131,6 +131,8 @@ struct PhaseTime {
 };
 
 // One (domain, MX host, IP, port). Always produced, also when a phase failed.
+// A field added here or in the structs above must also go into the bulk scan's probe cache
+// (the field lists in scan/probe_pack.cpp; the build checks the sizes there).
 struct ProbeResult {
   std::string domain;  // A-label form
   std::string mx;      // MX host name (A-label, no trailing dot)
