@@ -227,6 +227,11 @@ fi
 #   on loopback the lab's kernel work for those ACKs lands on the scanner's core too), so a
 #   delayed run cannot reach it; each round prints delayed / twin CPU per probe, that cost;
 # - the B1 figure (1 core / B1's CPU per probe), from a different fleet size and minute.
+# bound_of CPU_US_PER_PROBE LATENCY_BOUND: min(latency bound, 1 core / CPU per probe), probes/s.
+bound_of() {
+    local cpu_bound; cpu_bound=$(calc "1000000 / $1")
+    if [ "$(calc "$cpu_bound > $2")" = 1 ]; then echo "$2"; else echo "$cpu_bound"; fi
+}
 if want B2; then
     say ""; say "B2 probes/s with 80 ms median per-reply delay ($b2_hosts hosts, good only)"
     fleet=(--scale "$b2_domains" --hosts "$b2_hosts" --providers 0 --provider-share 0 --mix good=1)
@@ -255,8 +260,7 @@ if want B2; then
                     # The twin first, as B1 scans (concurrency 200, no delay): the CPU ceiling now.
                     scan_twin=1 run_scan "b2_twin" "$work/b2.txt" 200 2
                     twin_cpu=$(calc "$(cpu_of "$work/b2_twin.time") * 1000000 / $n")
-                    twin_ideal=$(calc "1000000 / $twin_cpu")
-                    [ "$(calc "$twin_ideal > $latency_bound")" = 1 ] && twin_ideal=$latency_bound
+                    twin_ideal=$(bound_of "$twin_cpu" "$latency_bound")
                     before=$(lab_cpu)
                     # Results are appended as they complete: counting them every 0.1 s (on the
                     # lab core) gives the steady rate between 10 % and 90 % of the run, without
@@ -275,8 +279,7 @@ if want B2; then
                     steady_text=n/a; [ -n "$steady" ] && steady_text=$(fmt "$steady" 0)
                     busy=$(calc "100 * $(cpu_of "$work/b2_$c.time") / $wall")
                     own_cpu=$(calc "$(cpu_of "$work/b2_$c.time") * 1000000 / $n")
-                    own_ideal=$(calc "1000000 / $own_cpu")
-                    [ "$(calc "$own_ideal > $latency_bound")" = 1 ] && own_ideal=$latency_bound
+                    own_ideal=$(bound_of "$own_cpu" "$latency_bound")
                     own_shares+=("$(calc "100 * $rate / $own_ideal")")
                     [ -n "$steady" ] && own_steadies+=("$(calc "100 * $steady / $own_ideal")")
                     waits+=("$(calc "$own_cpu / $twin_cpu")")
