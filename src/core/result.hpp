@@ -166,9 +166,9 @@ struct ProbeResult {
   // and retried by the bulk scheduler; what each earlier try got, with its time.
   int attempts = 1;
   std::vector<std::string> earlier_attempts;
+  bool operator==(const ProbeResult&) const = default;
 
   // When the same (IP, port, MX) serves several domains the probe runs once and is copied.
-  bool operator==(const ProbeResult&) const = default;
 };
 
 enum class DomainKind {

@@ -57,6 +57,15 @@ static_assert(sizeof(PhaseTime) == 16 && sizeof(CertFacts) == 296 && sizeof(TlsF
 template <class T>
 concept scalar = std::is_arithmetic_v<T> || std::is_enum_v<T>;
 
+// std::optional and HeapOptional: a presence flag, then the value when there is one.
+template <class T>
+concept optional_like = requires(T& o) {
+  o.has_value();
+  *o;
+  o.reset();
+  o.emplace();
+};
+
 class Writer {
  public:
   std::string bytes;
@@ -77,15 +86,10 @@ class Writer {
     put(static_cast<std::uint32_t>(text.size()));
     bytes.append(text);
   }
-  template <class T>
-  void put(const std::optional<T>& value) {
+  template <optional_like T>
+  void put(const T& value) {
     put(value.has_value());
-    if (value) put(*value);
-  }
-  template <class T>
-  void put(const HeapOptional<T>& value) {
-    put(value.has_value());
-    if (value) put(*value);
+    if (value.has_value()) put(*value);
   }
   template <class T>
   void put(const std::vector<T>& items) {
@@ -93,7 +97,7 @@ class Writer {
     for (const T& item : items) put(item);
   }
   template <class T>
-    requires std::is_class_v<T>
+    requires(std::is_class_v<T> && !optional_like<T>)
   void put(const T& facts) {
     visit(*this, facts);
   }
@@ -130,13 +134,8 @@ class Reader {
     get(flag);
     return flag;
   }
-  template <class T>
-  void get(std::optional<T>& value) {
-    if (present()) get(value.emplace());
-    else value.reset();
-  }
-  template <class T>
-  void get(HeapOptional<T>& value) {
+  template <optional_like T>
+  void get(T& value) {
     if (present()) get(value.emplace());
     else value.reset();
   }
@@ -152,7 +151,7 @@ class Reader {
     for (std::uint32_t i = 0; i < count; ++i) get(items.emplace_back());
   }
   template <class T>
-    requires std::is_class_v<T>
+    requires(std::is_class_v<T> && !optional_like<T>)
   void get(T& facts) {
     visit(*this, facts);
   }
